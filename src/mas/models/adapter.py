@@ -1,0 +1,101 @@
+"""The one interface every model is used through: read a site, run on from an intervened state.
+
+`mas.align` and `mas.evaluate` only ever see a `ModelAdapter`; they never ask what is inside.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import nn
+
+from mas.errors import MasError
+from mas.models.intervention import Intervention
+
+
+class ModelAdapter(ABC):
+    """A frozen model seen from outside: sites to read and write, and outputs after an edit."""
+
+    name: str
+
+    @property
+    @abstractmethod
+    def sites(self) -> tuple[str, ...]:
+        """The site names this model exposes, e.g. ("embed", "hidden") or ("embed", "layers.0", ...)."""
+
+    @abstractmethod
+    def width(self, site: str) -> int:
+        """The dimension of the state at `site`."""
+
+    @abstractmethod
+    def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+        """States (B, L, d) at `site` for teacher-forced `tokens`."""
+
+    @abstractmethod
+    def run(
+        self,
+        tokens: torch.Tensor,
+        intervention: Intervention | None = None,
+        feed_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits (B, L, V) with `intervention` applied; free-running where `feed_mask` is True."""
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cpu")
+
+    def check_site(self, site: str) -> None:
+        if site not in self.sites:
+            raise MasError(f"unknown site {site!r} for model {self.name}; sites: {', '.join(self.sites)}")
+
+    @torch.no_grad()
+    def read(self, site: str, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+        """States (B, L, d) at `site`, in chunks of rows; NaN or inf states are refused."""
+        self.check_site(site)
+        if tokens.shape[0] == 0:
+            raise MasError("no sequences to read activations from (empty dataset)")
+        chunks = [self._capture(site, tokens[i : i + batch_size].to(self.device)) for i in range(0, len(tokens), batch_size)]
+        states = torch.cat(chunks)
+        if not torch.isfinite(states).all():
+            raise MasError(f"model {self.name} produced NaN or inf activations at site {site!r}")
+        return states
+
+
+class TaskModelAdapter(ModelAdapter):
+    """Adapter for the task models `mas` trains (GRU, transformer)."""
+
+    def __init__(self, model: nn.Module, name: str = "model") -> None:
+        self.model = model.eval().requires_grad_(False)
+        self.name = name
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        return tuple(self.model.sites)
+
+    def width(self, site: str) -> int:
+        self.check_site(site)
+        return self.model.site_width(site)
+
+    def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+        return self.model(tokens, capture=site)[1]
+
+    def run(
+        self,
+        tokens: torch.Tensor,
+        intervention: Intervention | None = None,
+        feed_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if intervention is not None:
+            self.check_site(intervention.site)
+        if feed_mask is None or self.model.recurrent:
+            return self.model(tokens, intervention, feed_mask)[0]
+        # A feed-forward sequence model is free-run by re-reading its growing prefix.
+        tokens = tokens.clone()
+        for i in feed_mask.any(0).nonzero(as_tuple=True)[0].tolist():
+            if i + 1 >= tokens.shape[1]:
+                continue
+            with torch.no_grad():
+                step = self.model(tokens[:, : i + 1], intervention)[0][:, i].argmax(-1)
+            tokens[:, i + 1] = torch.where(feed_mask[:, i], step, tokens[:, i + 1])
+        return self.model(tokens, intervention)[0]

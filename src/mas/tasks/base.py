@@ -1,0 +1,132 @@
+"""The causal-model interface every numeric task implements.
+
+A causal model is a small program that walks a token sequence, tracks the task's causal variables
+after every token, and can continue a sequence after some of its variables were overwritten. That
+last ability is what makes counterfactual labels: see `mas.tasks.pairs`.
+
+Conventions: position i holds token i; "the state at i" is the variables after reading token i;
+the model's prediction at i is the token at i + 1. A *task position* is a position whose next token
+the task dictates (the model must produce it); every other next token is an input.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar, Sequence
+
+import numpy as np
+
+from mas.errors import MasError
+
+PAD, BOS, EOS = 0, 1, 2
+SPECIAL_TOKENS = ("PAD", "BOS", "EOS")
+
+State = dict[str, int]
+
+
+class CausalModel(ABC):
+    """A task as a program over tokens. Subclasses fill in the abstract methods; the rest is shared."""
+
+    name: ClassVar[str]
+    variables: ClassVar[tuple[str, ...]]
+
+    @property
+    @abstractmethod
+    def vocab(self) -> tuple[str, ...]:
+        """Token names; PAD, BOS and EOS come first (ids 0, 1, 2)."""
+
+    @abstractmethod
+    def sample(self, rng: np.random.Generator, counts: Sequence[int] | None = None) -> list[int]:
+        """One full sequence, BOS to EOS. `counts` restricts the task's size variable to those values."""
+
+    @abstractmethod
+    def initial_state(self) -> State:
+        """The variables after reading BOS."""
+
+    @abstractmethod
+    def step(self, state: State, token: int) -> State:
+        """The variables after reading `token` in `state` (a new dict; `state` is not changed)."""
+
+    @abstractmethod
+    def emit(self, state: State) -> int | None:
+        """The token the task demands next in `state`, or None when the next token is an input."""
+
+    @abstractmethod
+    def intervenable(self, tokens: Sequence[int], position: int) -> bool:
+        """Whether the state at `position` may be a source or target of an intervention."""
+
+    @abstractmethod
+    def value_range(self, variable: str) -> tuple[int, int]:
+        """The smallest and largest value `variable` may hold in a well-formed sequence."""
+
+    def fresh_input(self, state: State, rng: np.random.Generator) -> int:
+        """An input token for `state` when a counterfactual continuation ran past the original inputs."""
+        raise MasError(f"task {self.name!r} cannot extend a sequence with new inputs")
+
+    # ---- shared machinery ----------------------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def token(self, name: str) -> int:
+        return self.vocab.index(name)
+
+    def trace(self, tokens: Sequence[int]) -> list[State]:
+        """The state after every token; `tokens[0]` must be BOS."""
+        if not tokens or tokens[0] != BOS:
+            raise MasError(f"{self.name}: a sequence must start with BOS")
+        states = [self.initial_state()]
+        for token in tokens[1:]:
+            states.append(self.step(states[-1], token))
+        return states
+
+    def task_mask(self, tokens: Sequence[int]) -> list[bool]:
+        """mask[i] is True where the prediction at i (of token i + 1) is dictated by the task."""
+        states = self.trace(tokens)
+        return [i + 1 < len(tokens) and self.emit(s) is not None for i, s in enumerate(states)]
+
+    def targets_match(self, tokens: Sequence[int]) -> bool:
+        """Whether every task position of `tokens` holds what the causal model demands."""
+        states = self.trace(tokens)
+        return all(
+            self.emit(states[i]) in (None, tokens[i + 1]) for i in range(len(tokens) - 1)
+        ) and tokens[-1] == EOS
+
+    def in_range(self, state: State) -> bool:
+        return all(lo <= state[v] <= hi for v in self.variables for lo, hi in [self.value_range(v)])
+
+    def continue_from(
+        self,
+        tokens: Sequence[int],
+        position: int,
+        state: State,
+        rng: np.random.Generator | None = None,
+        max_length: int = 256,
+    ) -> list[int] | None:
+        """tokens[:position + 1], then what the task produces from `state` on, reusing the original inputs.
+
+        Inputs (tokens the task does not dictate) after `position` are replayed in their original order;
+        task tokens are generated. Returns None when a variable leaves its range on the way.
+        """
+        remaining = [
+            tokens[j + 1]
+            for j, s in enumerate(self.trace(tokens)[:-1])
+            if j >= position and self.emit(s) is None
+        ]
+        out = list(tokens[: position + 1])
+        while len(out) < max_length:
+            if not self.in_range(state):
+                return None
+            demanded = self.emit(state)
+            if demanded is None:
+                if remaining:
+                    demanded = remaining.pop(0)
+                elif rng is not None:
+                    demanded = self.fresh_input(state, rng)
+                else:
+                    raise MasError(f"{self.name}: continuation ran out of inputs")
+            out.append(demanded)
+            if demanded == EOS:
+                return out
+            state = self.step(state, demanded)
+        raise MasError(f"{self.name}: continuation longer than {max_length} tokens")
