@@ -1,0 +1,166 @@
+"""Causal-LM fine-tuning of a base model on a text set, for the toxic / non-toxic case study.
+
+Full fine-tuning, or LoRA adapters (peft) merged back into the weights, so every checkpoint is a
+plain Hugging Face folder (safetensors weights, config, tokenizer) that `HFAdapter` loads like any
+other model. The folder is written to a temporary sibling and renamed, so a crash leaves nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from mas.errors import MasError
+from mas.io import staged_folder, write_json
+from mas.models.hf import load_causal_lm, load_tokenizer, resolve_dtype
+
+
+@dataclass
+class FinetuneConfig:
+    """Settings of one fine-tuning run; `lora_rank` 0 means full fine-tuning."""
+
+    steps: int = 600
+    batch_size: int = 8
+    length: int = 64
+    lr: float | None = None  # None: 2e-5 for full fine-tuning, 2e-4 for LoRA
+    lora_rank: int = 0
+    lora_alpha: int = 16
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str | None = None
+    save_dtype: str = "float32"
+
+    def check(self) -> None:
+        for name in ("steps", "batch_size", "length"):
+            if getattr(self, name) < 1:
+                raise MasError(f"fine-tuning {name} must be at least 1, got {getattr(self, name)}")
+        if self.lora_rank < 0:
+            raise MasError(f"lora_rank must be >= 0, got {self.lora_rank}")
+        if self.lr is not None and not self.lr > 0:
+            raise MasError(f"the learning rate must be positive, got {self.lr}")
+        resolve_dtype(self.save_dtype, torch.device("cpu"))
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (2e-4 if self.lora_rank else 2e-5)
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], length: int) -> list[list[int]]:
+    """Token ids per text, cut to `length`; texts too short to predict anything are dropped."""
+    ids = tokenizer(texts, truncation=True, max_length=length)["input_ids"]
+    rows = [row for row in ids if len(row) >= 2]
+    if not rows:
+        raise MasError("no text is long enough (two tokens) to fine-tune on")
+    return rows
+
+
+def _batch(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Right-padded ids, attention mask and labels (-100 on padding)."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return ids, mask, ids.masked_fill(mask == 0, -100)
+
+
+def _with_lora(model: PreTrainedModel, config: FinetuneConfig) -> PreTrainedModel:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=0.0,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def train_steps(
+    model: PreTrainedModel, rows: list[list[int]], pad: int, config: FinetuneConfig, progress: bool = True
+) -> list[float]:
+    """Run `config.steps` AdamW steps on random batches of `rows`; the loss of each step."""
+    device = next(model.parameters()).device
+    rng = np.random.default_rng(config.seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    losses: list[float] = []
+    model.train()
+    columns = (TextColumn("fine-tuning"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), disable=not progress) as bar:
+        task = bar.add_task("fine-tuning", total=config.steps, loss="-")
+        for _ in range(config.steps):
+            pick = rng.choice(len(rows), size=config.batch_size, replace=config.batch_size > len(rows))
+            ids, mask, labels = (t.to(device) for t in _batch([rows[i] for i in pick], pad))
+            with autocast:
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
+            if not torch.isfinite(loss):
+                raise MasError(f"fine-tuning diverged (loss {loss.item()}) at step {len(losses)}; lower the lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            bar.update(task, advance=1, loss=f"{loss.item():.3f}")
+    model.eval()
+    return losses
+
+
+def finetune(
+    base: str | PathLike | PreTrainedModel,
+    texts: list[str],
+    out: str | PathLike,
+    config: FinetuneConfig | None = None,
+    *,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    gguf_file: str | None = None,
+    local_files_only: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Fine-tune `base` on `texts` and save the result to the folder `out`; returns `out`.
+
+    `base` is an id, folder or `.gguf` file (its tokenizer is loaded from there) or a built model
+    (pass `tokenizer` then; the model is trained in place).
+    """
+    config = config or FinetuneConfig()
+    config.check()
+    if not texts:
+        raise MasError("no texts to fine-tune on")
+    torch.manual_seed(config.seed)
+    if tokenizer is None:
+        if isinstance(base, PreTrainedModel):
+            raise MasError("pass the tokenizer along with an already built model")
+        tokenizer = load_tokenizer(base, gguf_file, local_files_only)
+    rows = _encode(tokenizer, texts, config.length)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    if pad is None:
+        raise MasError("the tokenizer has neither a padding nor an end-of-text token")
+    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if isinstance(base, PreTrainedModel):
+        model = base.to(device)
+    else:
+        model = load_causal_lm(base, gguf_file, torch.float32, local_files_only).to(device)
+    if config.lora_rank:
+        model = _with_lora(model.requires_grad_(False), config)
+    else:
+        model.requires_grad_(True)
+    losses = train_steps(model, rows, pad, config, progress)
+    if config.lora_rank:
+        model = model.merge_and_unload()
+    model = model.requires_grad_(False).to(resolve_dtype(config.save_dtype, device))
+    out = Path(out)
+    with staged_folder(out) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        summary = {"config": asdict(config), "texts": len(rows), "first_loss": losses[0], "last_loss": losses[-1]}
+        write_json(tmp / "finetune.json", summary)
+    return out

@@ -1,0 +1,263 @@
+"""Any Hugging Face causal language model behind the `ModelAdapter` interface.
+
+Sites are `embed` (the input embedding module's output) and `layers.<i>` (decoder block i's output),
+resolved once to modules. Reading a site runs the model only up to that module; intervening replaces
+the module's output through a forward hook, so the model itself is never modified. States are handed
+out (and to intervention edits) in float32 whatever the model's dtype, so rotations trained on them
+do not depend on how the model was loaded.
+
+Loading is offline by default (`local_files_only=True`): an id that is neither a local folder nor in
+the local cache fails at once with a `MasError` naming it instead of waiting on the network.
+"""
+
+from __future__ import annotations
+
+import re
+from os import PathLike
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig, PreTrainedModel, PreTrainedTokenizerBase
+
+from mas.errors import MasError
+from mas.models.adapter import ModelAdapter
+from mas.models.intervention import Intervention
+
+_LAYER_SITE = re.compile(r"layers\.(\d+)")
+
+
+class _Stop(Exception):
+    """Raised by a capture hook so a forward pass ends once the site has been read."""
+
+
+def _source(model: str | PathLike, gguf_file: str | None) -> tuple[str, str | None]:
+    """Split a path to a `.gguf` file into (folder, file name), as `from_pretrained` wants them."""
+    path = Path(model)
+    if gguf_file is None and path.suffix == ".gguf":
+        if not path.is_file():
+            raise MasError(f"GGUF file not found: {path}")
+        return str(path.parent), path.name
+    return str(model), gguf_file
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """A torch float dtype from its name; None means float32 on CPU and bfloat16 on GPU."""
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    resolved = getattr(torch, str(dtype), None)
+    if not isinstance(resolved, torch.dtype) or not resolved.is_floating_point:
+        raise MasError(f"unknown dtype {dtype!r}; use float32, bfloat16 or float16")
+    return resolved
+
+
+def load_tokenizer(
+    model: str | PathLike,
+    gguf_file: str | None = None,
+    local_files_only: bool = True,
+    trust_remote_code: bool = False,
+) -> PreTrainedTokenizerBase:
+    """The tokenizer that goes with `model` (an id, a folder, or a `.gguf` file)."""
+    name, gguf_file = _source(model, gguf_file)
+    try:
+        return AutoTokenizer.from_pretrained(
+            name, gguf_file=gguf_file, local_files_only=local_files_only, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as err:
+        raise MasError(f"cannot load the tokenizer of {name!r}: {_load_failure(name, err, local_files_only)}") from None
+
+
+def load_causal_lm(
+    model: str | PathLike,
+    gguf_file: str | None = None,
+    dtype: torch.dtype = torch.float32,
+    local_files_only: bool = True,
+    trust_remote_code: bool = False,
+    device_map: str | dict | None = None,
+) -> PreTrainedModel:
+    """Load a causal LM as it is (trainable, on the loader's device); a `MasError` if it cannot be found.
+
+    GGUF weights are always unpacked into a plain dense model, which can be hooked, trained and saved.
+    """
+    name, gguf_file = _source(model, gguf_file)
+    try:
+        loaded = AutoModelForCausalLM.from_pretrained(
+            name,
+            gguf_file=gguf_file,
+            quantization_config=GgufConfig(dequantize=True) if gguf_file else None,
+            dtype=dtype,
+            device_map=device_map,
+            local_files_only=local_files_only,
+            trust_remote_code=trust_remote_code,
+            # The loader looks for a PEFT adapter without passing `local_files_only` on by itself.
+            adapter_kwargs={"local_files_only": local_files_only},
+        )
+    except (OSError, ValueError) as err:
+        raise MasError(f"cannot load model {name!r}: {_load_failure(name, err, local_files_only)}") from None
+    return flush_subnormals(loaded)
+
+
+@torch.no_grad()
+def flush_subnormals(model: nn.Module) -> nn.Module:
+    """Set weights too small to be normal floats to zero, in place.
+
+    De-quantized GGUF weights contain a few; they change no output measurably but make every CPU
+    matrix product that touches them many times slower.
+    """
+    for param in model.parameters():
+        if param.is_floating_point():
+            param.masked_fill_(param.abs() < torch.finfo(param.dtype).tiny, 0.0)
+    return model
+
+
+def _load_failure(name: str, err: BaseException, local_files_only: bool) -> str:
+    if local_files_only and not Path(name).exists():
+        return "not a local folder and not in the Hugging Face cache (pass local_files_only=False to download)"
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _decoder_layers(model: PreTrainedModel) -> nn.ModuleList:
+    """The list of decoder blocks, found by its length so any architecture's naming works."""
+    config = model.config.get_text_config()
+    count = getattr(config, "num_hidden_layers", None)
+    lists = [
+        (name, module)
+        for name, module in model.named_modules()
+        if isinstance(module, nn.ModuleList) and len(module) == count
+    ]
+    if not lists:
+        raise MasError(f"cannot find the {count} decoder layers of {type(model).__name__}")
+    return min(lists, key=lambda item: item[0].count("."))[1]
+
+
+class HFAdapter(ModelAdapter):
+    """A frozen causal LM; sites `embed` and `layers.<i>`, logits (B, L, V) out in float32.
+
+    `model` is a Hugging Face id, a local folder, a `.gguf` file, or an already built
+    `PreTrainedModel` (used as given unless `device`/`dtype` are passed). Defaults: float32 on CPU,
+    bfloat16 on GPU; `device_map` is handed to the loader for models spread over several devices.
+    """
+
+    def __init__(
+        self,
+        model: str | PathLike | PreTrainedModel,
+        *,
+        gguf_file: str | None = None,
+        dtype: str | torch.dtype | None = None,
+        device: str | torch.device | None = None,
+        device_map: str | dict | None = None,
+        local_files_only: bool = True,
+        trust_remote_code: bool = False,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(model, PreTrainedModel):
+            self.name = name or model.config.name_or_path or type(model).__name__
+            if device is not None or dtype is not None:
+                target = torch.device(device) if device is not None else model.device
+                model = model.to(device=target, dtype=resolve_dtype(dtype, target))
+        else:
+            self.name = name or str(model)
+            target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            model = load_causal_lm(
+                model, gguf_file, resolve_dtype(dtype, target), local_files_only, trust_remote_code, device_map
+            )
+            if device_map is None:
+                model = model.to(target)
+        self.model = model.eval().requires_grad_(False)
+        self._embed = model.get_input_embeddings()
+        self._layers = _decoder_layers(model)
+        config = model.config.get_text_config()
+        self._context = getattr(config, "max_position_embeddings", None)
+        self._hidden_size: int = config.hidden_size
+
+    @property
+    def sites(self) -> tuple[str, ...]:
+        return ("embed", *(f"layers.{i}" for i in range(len(self._layers))))
+
+    @property
+    def device(self) -> torch.device:
+        """Where token ids go: the device of the input embeddings."""
+        return self._embed.weight.device
+
+    def site_device(self, site: str) -> torch.device:
+        """Where states at `site` live (differs from `device` when the model spans devices)."""
+        return next(self._module(site).parameters()).device
+
+    def width(self, site: str) -> int:
+        self._module(site)
+        return self._embed.embedding_dim if site == "embed" else self._hidden_size
+
+    def _module(self, site: str) -> nn.Module:
+        if site == "embed":
+            return self._embed
+        match = _LAYER_SITE.fullmatch(site)
+        if match is None:
+            raise MasError(f"unknown site {site!r} for model {self.name}; use 'embed' or 'layers.<i>'")
+        index = int(match.group(1))
+        if index >= len(self._layers):
+            raise MasError(f"site {site!r} is beyond the {len(self._layers)} layers of model {self.name}")
+        return self._layers[index]
+
+    def _check_tokens(self, tokens: torch.Tensor) -> None:
+        if tokens.ndim != 2:
+            raise MasError(f"token ids must be a (batch, length) tensor, got shape {tuple(tokens.shape)}")
+        if self._context is not None and tokens.shape[1] > self._context:
+            raise MasError(f"{tokens.shape[1]} tokens exceed the {self._context}-token context of {self.name}")
+        vocab = self._embed.num_embeddings
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab):
+            raise MasError(f"token ids outside the vocabulary (0..{vocab - 1}) of {self.name}")
+
+    def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+        self._check_tokens(tokens)
+        captured: list[torch.Tensor] = []
+
+        def hook(module: nn.Module, args: tuple, output: object) -> None:
+            captured.append(_hidden(output))
+            raise _Stop
+
+        handle = self._module(site).register_forward_hook(hook)
+        try:
+            self.model(input_ids=tokens.to(self.device), use_cache=False)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
+        return captured[0].float()
+
+    def run(
+        self,
+        tokens: torch.Tensor,
+        intervention: Intervention | None = None,
+        feed_mask: torch.Tensor | None = None,
+        output_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Teacher-forced logits at every position (`output_mask` is accepted but all are computed)."""
+        if feed_mask is not None:
+            raise MasError("language models are run teacher-forced; feed_mask is not supported")
+        self._check_tokens(tokens)
+        handle = None
+        if intervention is not None:
+            self.check_site(intervention.site)
+
+            def hook(module: nn.Module, args: tuple, output: object) -> object:
+                hidden = _hidden(output)
+                return _replace_hidden(output, intervention.apply(hidden.float()).to(hidden.dtype))
+
+            handle = self._module(intervention.site).register_forward_hook(hook)
+        try:
+            return self.model(input_ids=tokens.to(self.device), use_cache=False).logits.float()
+        finally:
+            if handle is not None:
+                handle.remove()
+
+
+def _hidden(output: object) -> torch.Tensor:
+    """The hidden states in a module's output: the tensor itself or the first item of a tuple."""
+    return output[0] if isinstance(output, tuple) else output
+
+
+def _replace_hidden(output: object, hidden: torch.Tensor) -> object:
+    return (hidden, *output[1:]) if isinstance(output, tuple) else hidden

@@ -1,0 +1,131 @@
+"""HFAdapter on a tiny random Llama built here, and SmolLM2 from its shipped GGUF (slow)."""
+
+import time
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from mas.errors import MasError
+from mas.models.hf import HFAdapter, load_tokenizer
+from mas.models.intervention import Intervention
+
+VOCAB, WIDTH, LAYERS, CONTEXT = 48, 32, 3, 64
+
+
+@pytest.fixture(scope="module")
+def adapter() -> HFAdapter:
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=WIDTH,
+        intermediate_size=64,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=CONTEXT,
+    )
+    return HFAdapter(LlamaForCausalLM(config), name="tiny")
+
+
+@pytest.fixture(scope="module")
+def tokens() -> torch.Tensor:
+    return torch.randint(0, VOCAB, (3, 20), generator=torch.Generator().manual_seed(1))
+
+
+def test_sites_and_shapes(adapter, tokens):
+    assert adapter.sites == ("embed", "layers.0", "layers.1", "layers.2")
+    assert all(not p.requires_grad for p in adapter.model.parameters())
+    assert adapter.device == torch.device("cpu")
+    for site in adapter.sites:
+        states = adapter.read(site, tokens)
+        assert states.shape == (3, 20, WIDTH) and states.dtype == torch.float32
+        assert adapter.width(site) == WIDTH
+    assert adapter.run(tokens).shape == (3, 20, VOCAB)
+    assert adapter.run(tokens, output_mask=torch.ones(tokens.shape, dtype=torch.bool)).shape == (3, 20, VOCAB)
+
+
+def test_read_matches_hidden_states(adapter, tokens):
+    hidden = adapter.model(input_ids=tokens, output_hidden_states=True).hidden_states
+    torch.testing.assert_close(adapter.read("embed", tokens), hidden[0])
+    torch.testing.assert_close(adapter.read("layers.1", tokens), hidden[2])
+
+
+@pytest.mark.parametrize("site", ["embed", "layers.0", "layers.2"])
+def test_identity_edit_changes_nothing(adapter, tokens, site):
+    mask = torch.ones(tokens.shape, dtype=torch.bool)
+    intervention = Intervention(site, mask, lambda rows, batch, pos: rows)
+    torch.testing.assert_close(adapter.run(tokens, intervention), adapter.run(tokens), rtol=0, atol=0)
+
+
+def test_edit_changes_only_later_positions(adapter, tokens):
+    p = 7
+    mask = torch.zeros(tokens.shape, dtype=torch.bool)
+    mask[:, p] = True
+    intervention = Intervention("layers.1", mask, lambda rows, batch, pos: rows + 1.0)
+    plain, edited = adapter.run(tokens), adapter.run(tokens, intervention)
+    torch.testing.assert_close(edited[:, :p], plain[:, :p], rtol=0, atol=0)
+    assert (edited[:, p:] - plain[:, p:]).abs().amax(-1).gt(1e-6).all()
+
+
+def test_gradients_reach_the_edit(adapter, tokens):
+    shift = torch.zeros(WIDTH, requires_grad=True)
+    mask = torch.ones(tokens.shape, dtype=torch.bool)
+    adapter.run(tokens, Intervention("layers.0", mask, lambda rows, b, p: rows + shift)).sum().backward()
+    assert shift.grad is not None and shift.grad.abs().sum() > 0
+    assert all(p.grad is None for p in adapter.model.parameters())
+
+
+def test_hooks_are_removed_after_errors(adapter, tokens):
+    def broken(rows, batch, pos):
+        raise RuntimeError("boom")
+
+    hooks = [len(layer._forward_hooks) for layer in adapter.model.model.layers]
+    with pytest.raises(RuntimeError):
+        adapter.run(tokens, Intervention("layers.0", torch.ones(tokens.shape, dtype=torch.bool), broken))
+    assert [len(layer._forward_hooks) for layer in adapter.model.model.layers] == hooks
+    torch.testing.assert_close(adapter.run(tokens), adapter.run(tokens))
+
+
+def test_bad_inputs(adapter, tokens):
+    with pytest.raises(MasError, match="unknown site"):
+        adapter.read("hidden", tokens)
+    with pytest.raises(MasError, match="unknown site"):
+        adapter.read("layers.3", tokens)
+    with pytest.raises(MasError, match="beyond the 3 layers"):
+        adapter.width("layers.9")
+    with pytest.raises(MasError, match="feed_mask"):
+        adapter.run(tokens, feed_mask=torch.ones(tokens.shape, dtype=torch.bool))
+    with pytest.raises(MasError, match="context"):
+        adapter.run(torch.zeros(1, CONTEXT + 1, dtype=torch.long))
+    with pytest.raises(MasError, match="vocabulary"):
+        adapter.run(torch.full((1, 4), VOCAB))
+
+
+def test_unknown_model_fails_fast():
+    start = time.perf_counter()
+    with pytest.raises(MasError, match="no-such-org/no-such-model"):
+        HFAdapter("no-such-org/no-such-model")
+    with pytest.raises(MasError, match="no-such-org/no-such-model"):
+        load_tokenizer("no-such-org/no-such-model")
+    with pytest.raises(MasError, match="GGUF file not found"):
+        HFAdapter("/nonexistent/model.gguf")
+    assert time.perf_counter() - start < 10
+
+
+@pytest.mark.slow
+def test_smollm2_self_intervention_changes_nothing():
+    from mas.lm.smollm2 import smollm2_gguf
+
+    path = smollm2_gguf()
+    model, tokenizer = HFAdapter(path, device="cpu"), load_tokenizer(path)
+    assert len(model.sites) == 31 and model.width("layers.12") == 576
+    tokens = tokenizer(["The capital of France is Paris, and the capital of Italy is"], return_tensors="pt").input_ids
+    plain = model.run(tokens)
+    assert tokenizer.decode(plain[0, -1].argmax()).strip() == "Rome"
+    for site in ("embed", "layers.12", "layers.29"):
+        own = model.read(site, tokens)
+        mask = torch.zeros(tokens.shape, dtype=torch.bool)
+        mask[:, 2:] = True
+        swap = Intervention(site, mask, lambda rows, batch, pos: own[batch, pos])
+        torch.testing.assert_close(model.run(tokens, swap), plain, rtol=0, atol=1e-4)
