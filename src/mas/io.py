@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
-from safetensors import SafetensorsError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mas.errors import MasError
@@ -71,7 +71,7 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise MasError(f"missing file: {path}")
     try:
         return load_file(str(path))
-    except (SafetensorsError, OSError, ValueError) as err:
+    except (SafetensorError, OSError, ValueError) as err:
         raise MasError(f"corrupt safetensors file {path}: {err}") from None
 
 

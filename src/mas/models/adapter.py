@@ -38,8 +38,13 @@ class ModelAdapter(ABC):
         tokens: torch.Tensor,
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
+        output_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits (B, L, V) with `intervention` applied; free-running where `feed_mask` is True."""
+        """Logits (B, L, V) with `intervention` applied; free-running where `feed_mask` is True.
+
+        `output_mask` (B, L) names the positions whose logits are used; an adapter may leave the
+        others zero to save work.
+        """
 
     @property
     def device(self) -> torch.device:
@@ -85,17 +90,29 @@ class TaskModelAdapter(ModelAdapter):
         tokens: torch.Tensor,
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
+        output_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         if intervention is not None:
             self.check_site(intervention.site)
-        if feed_mask is None or self.model.recurrent:
-            return self.model(tokens, intervention, feed_mask)[0]
-        # A feed-forward sequence model is free-run by re-reading its growing prefix.
-        tokens = tokens.clone()
-        for i in feed_mask.any(0).nonzero(as_tuple=True)[0].tolist():
-            if i + 1 >= tokens.shape[1]:
-                continue
-            with torch.no_grad():
-                step = self.model(tokens[:, : i + 1], intervention)[0][:, i].argmax(-1)
-            tokens[:, i + 1] = torch.where(feed_mask[:, i], step, tokens[:, i + 1])
-        return self.model(tokens, intervention)[0]
+        return run_task_model(self.model, tokens, intervention, feed_mask, output_mask)
+
+
+def run_task_model(
+    model: nn.Module,
+    tokens: torch.Tensor,
+    intervention: Intervention | None = None,
+    feed_mask: torch.Tensor | None = None,
+    output_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Logits of a task model; free-running where `feed_mask` is True, whatever the architecture."""
+    if feed_mask is None or model.recurrent:
+        return model(tokens, intervention, feed_mask, output_mask=output_mask)[0]
+    # A feed-forward sequence model is free-run by re-reading its growing prefix.
+    tokens = tokens.clone()
+    for i in feed_mask.any(0).nonzero(as_tuple=True)[0].tolist():
+        if i + 1 >= tokens.shape[1]:
+            continue
+        with torch.no_grad():
+            step = model(tokens[:, : i + 1], intervention)[0][:, i].argmax(-1)
+        tokens[:, i + 1] = torch.where(feed_mask[:, i], step, tokens[:, i + 1])
+    return model(tokens, intervention)[0]

@@ -34,11 +34,14 @@ class GRUModel(nn.Module):
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
         capture: str | None = None,
+        output_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, L, V), and the states at `capture` (B, L, d) when asked.
 
         Where `feed_mask[:, i]` is True the token at i + 1 is the model's own prediction at i
-        (free-running); elsewhere it is read from `tokens`.
+        (free-running); elsewhere it is read from `tokens`. With `output_mask` (teacher-forced only),
+        logits are computed only where it is True and left zero elsewhere: the readout is most of
+        the cost of a step.
         """
         batch, length = tokens.shape
         current = tokens[:, 0]
@@ -60,7 +63,12 @@ class GRUModel(nn.Module):
                     # Free-running needs this step's prediction before the next step can start.
                     logits.append(self.readout(h))
                     current = torch.where(feed_mask[:, i], logits[-1].argmax(-1), current)
-        if feed_mask is None or length == 0:
+        if feed_mask is None and output_mask is not None:
+            states_all = torch.stack(states, 1)
+            rows, cols = output_mask.nonzero(as_tuple=True)
+            out = states_all.new_zeros(batch, length, self.readout[-1].out_features)
+            out = out.index_put((rows, cols), self.readout(states_all[rows, cols]))
+        elif feed_mask is None:
             out = self.readout(torch.stack(states, 1))
         else:
             out = torch.stack(logits + [self.readout(h)], 1)

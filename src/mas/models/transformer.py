@@ -66,10 +66,12 @@ class TransformerModel(nn.Module):
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
         capture: str | None = None,
+        output_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, L, V) for teacher-forced tokens, and the states at `capture` when asked.
 
         Free-running (`feed_mask`) is done by the adapter, which calls this once per fed position.
+        `output_mask` is accepted for a uniform interface; the unembedding is cheap, so all logits are made.
         """
         if feed_mask is not None:
             raise ValueError("the transformer is free-run by its adapter, not in forward")

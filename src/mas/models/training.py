@@ -1,0 +1,147 @@
+"""Training task models to solve their task on held-out counts, resumable after an interruption.
+
+Recurrent models are trained free-running on task positions (their own predictions are fed back);
+transformers are teacher-forced. The data stream is seeded by (seed, step), so a resumed run sees
+exactly the batches an uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, Field
+from torch import nn
+
+from mas.errors import MasError
+from mas.io import load_tensors, read_json, save_tensors, write_json
+from mas.models.adapter import run_task_model
+from mas.models.checkpoint import Arch, TaskModelConfig, load_checkpoint, save_checkpoint
+from mas.progress import progress_bar
+from mas.tasks import CausalModel, make_task
+from mas.tasks.sequences import IGNORE, sample_sequences
+
+HELDOUT_COUNTS = [4, 9, 14, 17]
+
+
+class TrainConfig(BaseModel):
+    task: str = "multi_object"
+    arch: Arch = "gru"
+    seed: int = 0
+    width: int = 128
+    max_steps: int = Field(6000, ge=1)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    warmup: int = Field(100, ge=0)
+    eval_every: int = Field(100, ge=1)
+    eval_sequences: int = Field(500, ge=1)
+    target_accuracy: float = 0.99
+    heldout_counts: list[int] = Field(default_factory=lambda: list(HELDOUT_COUNTS))
+    void_prob: float | None = Field(None, description="void-token rate; default 0.2 for transformers, 0 otherwise")
+    options: dict[str, Any] = Field(default_factory=dict, description="further task options, e.g. max_count")
+
+    def task_options(self) -> dict[str, Any]:
+        void = self.void_prob if self.void_prob is not None else (0.2 if self.arch == "transformer" else 0.0)
+        return {**self.options, **({"void_prob": void} if void else {})}
+
+
+def training_counts(task: CausalModel, heldout: list[int]) -> list[int]:
+    lo, hi = task.value_range(task.variables[0])
+    counts = [c for c in range(max(lo, 1), hi + 1) if c not in heldout]
+    if not counts:
+        raise MasError("every count is held out; nothing left to train on")
+    return counts
+
+
+@torch.no_grad()
+def heldout_accuracy(model: nn.Module, task: CausalModel, counts: list[int], n: int, seed: int) -> float:
+    """Free-running full-sequence accuracy on sequences whose count is in `counts`."""
+    batch = sample_sequences(task, np.random.default_rng([seed, 10**9]), n, counts)
+    model.eval()
+    logits = run_task_model(model, batch.tokens, feed_mask=batch.task_mask)
+    model.train()
+    right = (logits.argmax(-1) == batch.labels) | ~batch.task_mask
+    return float(right.all(1).float().mean())
+
+
+def _save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int, cfg: TrainConfig) -> None:
+    state = optimizer.state_dict()
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors |= {f"optim.{pid}.{name}": t for pid, st in state["state"].items() for name, t in st.items()}
+    save_tensors(folder / "train_state.safetensors", tensors)
+    write_json(folder / "train_state.json", {"step": step, "param_groups": state["param_groups"], "config": cfg.model_dump()})
+
+
+def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> int:
+    meta = read_json(folder / "train_state.json")
+    if meta.get("config") != cfg.model_dump():
+        raise MasError(f"{folder} holds an interrupted run with other settings; remove it or use another folder")
+    tensors = load_tensors(folder / "train_state.safetensors")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    optim_state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            optim_state.setdefault(int(pid), {})[name] = value
+    optimizer.load_state_dict({"state": optim_state, "param_groups": meta["param_groups"]})
+    return int(meta["step"])
+
+
+def train_task_model(cfg: TrainConfig, folder: Path, show_progress: bool = True) -> TaskModelConfig:
+    """Train until held-out accuracy reaches the target (or max_steps); write the checkpoint folder."""
+    folder = Path(folder)
+    task = make_task(cfg.task, **cfg.task_options())
+    counts = training_counts(task, cfg.heldout_counts)
+    torch.manual_seed(cfg.seed)
+    model_cfg = TaskModelConfig(
+        arch=cfg.arch, task=cfg.task, task_options=cfg.task_options(), vocab_size=task.vocab_size,
+        width=cfg.width, seed=cfg.seed, heldout_counts=cfg.heldout_counts,
+    )
+    model = model_cfg.build_model().train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    step = _load_state(folder, model, optimizer, cfg) if (folder / "train_state.json").exists() else 0
+    accuracy = 0.0
+    with progress_bar(show_progress) as bar:
+        job = bar.add_task(f"training {cfg.arch} on {cfg.task}", total=cfg.max_steps, completed=step, status="")
+        while step < cfg.max_steps:
+            step += 1
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * min(1.0, step / max(cfg.warmup, 1))
+            batch = sample_sequences(task, np.random.default_rng([cfg.seed, step]), cfg.batch_size, counts)
+            feed = batch.task_mask if model.recurrent else None
+            logits = model(batch.tokens, feed_mask=feed)[0]
+            loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            bar.advance(job)
+            if step % cfg.eval_every == 0:
+                accuracy = heldout_accuracy(model, task, cfg.heldout_counts, cfg.eval_sequences, cfg.seed)
+                bar.update(job, status=f"loss {loss.item():.3f} held-out acc {accuracy:.3f}")
+                _save_state(folder, model, optimizer, step, cfg)
+                if accuracy >= cfg.target_accuracy:
+                    break
+    accuracy = heldout_accuracy(model, task, cfg.heldout_counts, 2 * cfg.eval_sequences, cfg.seed + 1)
+    final = model_cfg.model_copy(update={"steps": step, "heldout_accuracy": accuracy})
+    save_checkpoint(folder, model.eval(), final)
+    for name in ("train_state.json", "train_state.safetensors"):
+        (folder / name).unlink(missing_ok=True)
+    return final
+
+
+def model_folder(cfg: TrainConfig, models_dir: Path) -> Path:
+    return Path(models_dir) / f"{cfg.task}-{cfg.arch}-s{cfg.seed}"
+
+
+def ensure_model(cfg: TrainConfig, models_dir: Path, show_progress: bool = True) -> Path:
+    """The folder of a trained model for `cfg`, training it first if it is not there yet."""
+    folder = model_folder(cfg, models_dir)
+    if (folder / "config.json").exists():
+        load_checkpoint(folder)  # refuses a corrupt or mismatched checkpoint before any long work
+    else:
+        train_task_model(cfg, folder, show_progress)
+    return folder
