@@ -125,4 +125,6 @@ def test_finetune_refuses_bad_settings(tmp_path, tokenizer):
         finetune(tiny(), [], tmp_path / "m", tokenizer=tokenizer)
     with pytest.raises(MasError, match="tokenizer"):
         finetune(tiny(), ["you are nice"], tmp_path / "m")
+    with pytest.raises(MasError, match="exceed the 64-token context"):
+        finetune(tiny(), ["you are nice"], tmp_path / "m", FinetuneConfig(length=65), tokenizer=tokenizer)
     assert not (tmp_path / "m").exists()

@@ -43,6 +43,8 @@ def test_sites_and_shapes(adapter, tokens):
         assert adapter.width(site) == WIDTH
     assert adapter.run(tokens).shape == (3, 20, VOCAB)
     assert adapter.run(tokens, output_mask=torch.ones(tokens.shape, dtype=torch.bool)).shape == (3, 20, VOCAB)
+    with pytest.raises(MasError, match="output_mask shape"):
+        adapter.run(tokens, output_mask=torch.ones(3, 19, dtype=torch.bool))
 
 
 def test_read_matches_hidden_states(adapter, tokens):
@@ -74,6 +76,55 @@ def test_gradients_reach_the_edit(adapter, tokens):
     adapter.run(tokens, Intervention("layers.0", mask, lambda rows, b, p: rows + shift)).sum().backward()
     assert shift.grad is not None and shift.grad.abs().sum() > 0
     assert all(p.grad is None for p in adapter.model.parameters())
+
+
+def test_output_mask_computes_only_the_scored_positions(adapter, tokens):
+    mask = torch.rand(tokens.shape, generator=torch.Generator().manual_seed(2)) < 0.4
+    edit = Intervention("layers.1", torch.ones(tokens.shape, dtype=torch.bool), lambda rows, b, p: rows * 0.5)
+    full = adapter.run(tokens, edit)
+    masked = adapter.run(tokens, edit, output_mask=mask)
+    torch.testing.assert_close(masked[mask], full[mask])
+    assert (masked[~mask] == 0).all()
+    torch.testing.assert_close(adapter.run_selected(tokens, mask, edit), full[mask])
+    seen: list[tuple[int, ...]] = []
+    handle = adapter.model.lm_head.register_forward_hook(lambda m, a, out: seen.append(tuple(out.shape)))
+    try:
+        adapter.run(tokens, output_mask=mask)
+    finally:
+        handle.remove()
+    assert seen == [(1, int(mask.sum()), VOCAB)]
+
+
+def test_output_mask_passes_gradients(adapter, tokens):
+    shift = torch.zeros(WIDTH, requires_grad=True)
+    mask = torch.zeros(tokens.shape, dtype=torch.bool)
+    mask[:, 12:] = True
+    edit = Intervention("layers.0", torch.ones(tokens.shape, dtype=torch.bool), lambda rows, b, p: rows + shift)
+    adapter.run_selected(tokens, mask, edit).logsumexp(-1).sum().backward()
+    masked_grad = shift.grad.clone()
+    shift.grad = None
+    adapter.run(tokens, edit)[mask].logsumexp(-1).sum().backward()
+    torch.testing.assert_close(masked_grad, shift.grad)
+
+
+def test_cached_states_give_the_same_outputs_and_gradients(adapter, tokens):
+    cached = HFAdapter(adapter.model, name="tiny-cached", cache_states=True)
+    shift = torch.zeros(WIDTH, requires_grad=True)
+    mask = torch.zeros(tokens.shape, dtype=torch.bool)
+    mask[:, :9] = True
+    edit = Intervention("layers.1", mask, lambda rows, b, p: rows + shift)
+    adapter.run(tokens, edit).sum().backward()
+    expected = shift.grad.clone()
+    for rows in (tokens[[0, 1]], tokens[[2, 0]], tokens):  # misses, then hits and misses mixed
+        shift.grad = None
+        edit = Intervention("layers.1", mask[: len(rows)], lambda rows, b, p: rows + shift)
+        out = cached.run(rows, edit)
+        out.sum().backward()
+        torch.testing.assert_close(out, adapter.run(rows, edit))
+    torch.testing.assert_close(shift.grad, expected)
+    assert len(cached._states) == len(tokens)
+    assert all("forward" not in layer.__dict__ for layer in adapter.model.model.layers)
+    torch.testing.assert_close(cached.run(tokens), adapter.run(tokens))
 
 
 def test_hooks_are_removed_after_errors(adapter, tokens):

@@ -19,7 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mas.errors import MasError
 from mas.io import staged_folder, write_json
-from mas.models.hf import load_causal_lm, load_tokenizer, resolve_dtype
+from mas.models.hf import check_config, load_causal_lm, load_config, load_tokenizer, resolve_dtype
 
 
 @dataclass
@@ -146,8 +146,10 @@ def finetune(
         raise MasError("the tokenizer has neither a padding nor an end-of-text token")
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if isinstance(base, PreTrainedModel):
+        check_config(base.config.get_text_config(), type(base).__name__, length=config.length)
         model = base.to(device)
     else:
+        check_config(load_config(base, gguf_file, local_files_only), str(base), length=config.length)
         model = load_causal_lm(base, gguf_file, torch.float32, local_files_only).to(device)
     if config.lora_rank:
         model = _with_lora(model.requires_grad_(False), config)

@@ -13,12 +13,22 @@ the local cache fails at once with a `MasError` naming it instead of waiting on 
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager, nullcontext
 from os import PathLike
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
-from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GgufConfig,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
@@ -67,6 +77,34 @@ def load_tokenizer(
         )
     except (OSError, ValueError) as err:
         raise MasError(f"cannot load the tokenizer of {name!r}: {_load_failure(name, err, local_files_only)}") from None
+
+
+def load_config(
+    model: str | PathLike, gguf_file: str | None = None, local_files_only: bool = True, trust_remote_code: bool = False
+) -> PretrainedConfig:
+    """The model's configuration alone: enough to check sites and lengths before loading weights."""
+    name, gguf_file = _source(model, gguf_file)
+    try:
+        config = AutoConfig.from_pretrained(
+            name, gguf_file=gguf_file, local_files_only=local_files_only, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as err:
+        raise MasError(f"cannot load model {name!r}: {_load_failure(name, err, local_files_only)}") from None
+    return config.get_text_config()
+
+
+def check_config(config: PretrainedConfig, name: str, site: str | None = None, length: int | None = None) -> None:
+    """Refuse a site beyond the model's blocks or sequences longer than its context."""
+    layers = getattr(config, "num_hidden_layers", None)
+    if site is not None and site != "embed":
+        match = _LAYER_SITE.fullmatch(site)
+        if match is None:
+            raise MasError(f"unknown site {site!r}; use 'embed' or 'layers.<i>'")
+        if layers is not None and int(match.group(1)) >= layers:
+            raise MasError(f"site {site!r} is beyond the {layers} layers of model {name}")
+    context = getattr(config, "max_position_embeddings", None)
+    if length is not None and context is not None and length > context:
+        raise MasError(f"{length} tokens exceed the {context}-token context of model {name}")
 
 
 def load_causal_lm(
@@ -139,6 +177,11 @@ class HFAdapter(ModelAdapter):
     `model` is a Hugging Face id, a local folder, a `.gguf` file, or an already built
     `PreTrainedModel` (used as given unless `device`/`dtype` are passed). Defaults: float32 on CPU,
     bfloat16 on GPU; `device_map` is handed to the loader for models spread over several devices.
+
+    With `cache_states`, an intervened run at a block keeps the block's states of every token row
+    it sees and later runs on the same rows start at that block: a training loop that revisits its
+    target sequences then pays only for the blocks above the site. The cache grows with the number
+    of distinct rows, so it is meant for fixed pair sets.
     """
 
     def __init__(
@@ -152,6 +195,7 @@ class HFAdapter(ModelAdapter):
         local_files_only: bool = True,
         trust_remote_code: bool = False,
         name: str | None = None,
+        cache_states: bool = False,
     ) -> None:
         if isinstance(model, PreTrainedModel):
             self.name = name or model.config.name_or_path or type(model).__name__
@@ -172,6 +216,9 @@ class HFAdapter(ModelAdapter):
         config = model.config.get_text_config()
         self._context = getattr(config, "max_position_embeddings", None)
         self._hidden_size: int = config.hidden_size
+        self.cache_states = cache_states
+        self._states: dict[tuple[str, bytes], torch.Tensor] = {}
+        self._tuple_output: dict[str, bool] = {}  # whether a site's module returns a tuple
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -211,10 +258,15 @@ class HFAdapter(ModelAdapter):
             raise MasError(f"token ids outside the vocabulary (0..{vocab - 1}) of {self.name}")
 
     def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+        return self._capture_raw(site, tokens).float()
+
+    def _capture_raw(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+        """States at `site` in the model's own dtype; the model stops right after the site."""
         self._check_tokens(tokens)
         captured: list[torch.Tensor] = []
 
         def hook(module: nn.Module, args: tuple, output: object) -> None:
+            self._tuple_output[site] = isinstance(output, tuple)
             captured.append(_hidden(output))
             raise _Stop
 
@@ -225,7 +277,47 @@ class HFAdapter(ModelAdapter):
             pass
         finally:
             handle.remove()
-        return captured[0].float()
+        return captured[0]
+
+    @torch.no_grad()
+    def _cached_states(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+        """States at `site` for every row of `tokens`, each distinct row computed once."""
+        keys = [(site, row.tobytes()) for row in tokens.cpu().numpy()]
+        missing = [i for i, key in enumerate(keys) if key not in self._states]
+        if missing:
+            for i, state in zip(missing, self._capture_raw(site, tokens[missing])):
+                self._states[keys[i]] = state
+        return torch.stack([self._states[key] for key in keys])
+
+    @contextmanager
+    def _start_at(self, site: str, states: torch.Tensor) -> Iterator[None]:
+        """Make the model skip every block up to `site`, which returns `states` instead.
+
+        Hooks on the site block still run, so an intervention edits `states` as it would the real
+        output. Each block's own `forward` (an instance attribute when accelerate placed it) is put
+        back afterwards.
+        """
+        index = int(_LAYER_SITE.fullmatch(site).group(1))
+        blocks = list(self._layers[: index + 1])
+
+        def output(hidden: torch.Tensor) -> object:
+            return (hidden,) if self._tuple_output[site] else hidden
+
+        def skip(*args: object, **kwargs: object) -> object:
+            return output(args[0] if args else kwargs["hidden_states"])
+
+        saved = [block.__dict__.get("forward") for block in blocks]
+        for block in blocks[:-1]:
+            block.forward = skip
+        blocks[-1].forward = lambda *args, **kwargs: output(states)
+        try:
+            yield
+        finally:
+            for block, original in zip(blocks, saved):
+                if original is None:
+                    del block.forward
+                else:
+                    block.forward = original
 
     def run(
         self,
@@ -234,24 +326,63 @@ class HFAdapter(ModelAdapter):
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Teacher-forced logits at every position (`output_mask` is accepted but all are computed)."""
+        """Teacher-forced logits (B, L, V); with `output_mask`, zero outside it and not computed there."""
+        if output_mask is None:
+            return self._forward(tokens, intervention, None, feed_mask)
+        mask = output_mask.to(self.device, torch.bool)
+        selected = self._forward(tokens, intervention, mask, feed_mask)
+        logits = selected.new_zeros(*tokens.shape, selected.shape[-1])
+        return logits.index_put(mask.nonzero(as_tuple=True), selected)
+
+    def run_selected(
+        self, tokens: torch.Tensor, output_mask: torch.Tensor, intervention: Intervention | None = None
+    ) -> torch.Tensor:
+        """Logits (M, V) of only the M positions where `output_mask` (B, L) is True, in row-major order.
+
+        The output head is the widest matrix product of a small LM and its (B, L, V) result the
+        largest tensor of a training step; this skips both outside the scored positions.
+        """
+        return self._forward(tokens, intervention, output_mask.to(self.device, torch.bool))
+
+    def _forward(
+        self,
+        tokens: torch.Tensor,
+        intervention: Intervention | None,
+        output_mask: torch.Tensor | None,
+        feed_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         if feed_mask is not None:
             raise MasError("language models are run teacher-forced; feed_mask is not supported")
         self._check_tokens(tokens)
-        handle = None
+        if output_mask is not None and output_mask.shape != tokens.shape:
+            raise MasError(f"output_mask shape {tuple(output_mask.shape)} differs from the tokens' {tuple(tokens.shape)}")
+        start = nullcontext()
         if intervention is not None:
             self.check_site(intervention.site)
+            if self.cache_states and intervention.site != "embed":  # before any hook is in place
+                start = self._start_at(intervention.site, self._cached_states(intervention.site, tokens))
+        handles = []
+        if intervention is not None:
 
-            def hook(module: nn.Module, args: tuple, output: object) -> object:
+            def edit(module: nn.Module, args: tuple, output: object) -> object:
                 hidden = _hidden(output)
                 return _replace_hidden(output, intervention.apply(hidden.float()).to(hidden.dtype))
 
-            handle = self._module(intervention.site).register_forward_hook(hook)
+            handles.append(self._module(intervention.site).register_forward_hook(edit))
+        if output_mask is not None:
+            # The head sees only the kept rows, as one sequence (1, M, d); any elementwise
+            # post-processing the model applies to its logits (soft-capping, scaling) still runs.
+            def keep(module: nn.Module, args: tuple) -> tuple:
+                return (args[0][output_mask][None], *args[1:])
+
+            handles.append(self.model.get_output_embeddings().register_forward_pre_hook(keep))
         try:
-            return self.model(input_ids=tokens.to(self.device), use_cache=False).logits.float()
+            with start:
+                logits = self.model(input_ids=tokens.to(self.device), use_cache=False).logits.float()
         finally:
-            if handle is not None:
+            for handle in handles:
                 handle.remove()
+        return logits[0] if output_mask is not None else logits
 
 
 def _hidden(output: object) -> torch.Tensor:

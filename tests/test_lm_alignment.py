@@ -1,0 +1,97 @@
+"""Stepwise MAS between two tiny random Llamas, through the experiment and the `mas` commands."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from typer.testing import CliRunner
+
+from mas.align import AlignConfig
+from mas.cli import app
+from mas.experiments.lm_alignment import LMAlignmentJob, run_lm_alignment
+
+WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_folders(tmp_path_factory) -> list[Path]:
+    """Two tiny Llamas (width 32) saved with a word-level tokenizer, as a user's local models."""
+    root = tmp_path_factory.mktemp("lms")
+    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    folders = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        config = LlamaConfig(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64)
+        folder = root / f"tiny{seed}"
+        LlamaForCausalLM(config).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        folders.append(folder)
+    return folders
+
+
+@pytest.fixture(scope="module")
+def prompts(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("data") / "prompts.txt"
+    path.write_text("\n".join(" ".join(f"w{i}" for i in rng.integers(0, 37, size=30)) for _ in range(40)))
+    return path
+
+
+def test_stepwise_mas_end_to_end(model_folders, prompts, tmp_path):
+    job = LMAlignmentJob(
+        models=[str(f) for f in model_folders], names=["a", "b"], site="layers.0", data=str(prompts), length=24,
+        train_pairs=16, test_pairs=8, align=AlignConfig(k=8, steps=4, lr=1e-2, batch_size=4, eval_every=2),
+    )
+    results = run_lm_alignment(job, tmp_path / "run", show_progress=False)
+    for key in ("token_matrix", "trial_matrix"):
+        matrix = np.array(results[key], dtype=float)
+        assert matrix.shape == (2, 2) and np.isfinite(matrix).all() and ((0 <= matrix) & (matrix <= 1)).all()
+    assert results["steps"] == 4 and len(results["history"]) == 2
+    assert sorted(results["token_iia"]) == ["0->0", "0->1", "1->0", "1->1"]
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"results.json", "iia.csv", "iia.png", "rotations.safetensors"}
+    assert len((tmp_path / "run" / "iia.csv").read_text().splitlines()) == 5
+
+
+def test_lm_align_command(model_folders, prompts, tmp_path):
+    args = ["lm-align", *map(str, model_folders), "--site", "layers.1", "--k", "4", "--steps", "2", "--length", "24",
+            "--pairs", "8", "--test-pairs", "4", "--batch-size", "2", "--data", str(prompts),
+            "--out", str(tmp_path / "run"), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert len(summary["token_iia"]) == 4 and (tmp_path / "run" / "iia.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["lm-align", "no-such-org/no-such-model"], "no-such-org/no-such-model"),
+        (["lm-align", "{0}", "--site", "layers.7"], "beyond the 2 layers"),
+        (["lm-align", "{0}", "--site", "embed", "--length", "80"], "exceed the 64-token context"),
+        (["lm-align", "{0}", "--site", "embed", "--k", "33"], "larger than the width"),
+        (["lm-align", "{0}", "--site", "embed", "--data", "{empty}"], "no rows"),
+        (["finetune", "no-such-org/no-such-model", "--data", "insults", "--out", "{out}"], "no-such-org/no-such-model"),
+        (["finetune", "{0}", "--data", "{empty}", "--out", "{out}"], "no rows"),
+        (["finetune", "{0}", "--data", "{prompts}", "--label", "1", "--out", "{out}"], "no labels"),
+        (["finetune", "{0}", "--data", "insults", "--label", "7", "--out", "{out}"], "no non-empty texts"),
+        (["finetune", "{0}", "--data", "insults", "--length", "65", "--out", "{out}"], "exceed the 64-token context"),
+        (["finetune", "{0}", "--data", "insults", "--steps", "0", "--out", "{out}"], "steps must be at least 1"),
+    ],
+)
+def test_bad_input_is_one_line(model_folders, prompts, tmp_path, args, message):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label\n")
+    filled = [a.format(model_folders[0], empty=empty, prompts=prompts, out=tmp_path / "out") for a in args]
+    result = runner.invoke(app, filled)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert not (tmp_path / "out").exists()
