@@ -123,6 +123,8 @@ def test_cached_states_give_the_same_outputs_and_gradients(adapter, tokens):
         torch.testing.assert_close(out, adapter.run(rows, edit))
     torch.testing.assert_close(shift.grad, expected)
     assert len(cached._states) == len(tokens)
+    torch.testing.assert_close(cached.read("layers.1", tokens), adapter.read("layers.1", tokens))
+    assert len(cached._states) == len(tokens)
     assert all("forward" not in layer.__dict__ for layer in adapter.model.model.layers)
     torch.testing.assert_close(cached.run(tokens), adapter.run(tokens))
 

@@ -95,3 +95,24 @@ def test_bad_input_is_one_line(model_folders, prompts, tmp_path, args, message):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
+    rng = np.random.default_rng(1)
+    rows = ["text,label"] + [f"{' '.join(f'w{i}' for i in rng.integers(0, 37, 30))},{n % 2}" for n in range(40)]
+    (tmp_path / "data.csv").write_text("\n".join(rows))
+    args = ["figure", "2c", "--base-model", str(model_folders[0]), "--data", str(tmp_path / "data.csv"),
+            "--prompts", str(tmp_path / "data.csv"), "--toxic", "2", "--nontoxic", "1", "--finetune-steps", "2",
+            "--finetune-lr", "1e-2", "--site", "layers.1", "--k", "4", "--length", "24", "--align-steps", "2",
+            "--align-batch", "2", "--pairs", "6", "--test-pairs", "4", "--out", str(tmp_path / "fig"), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert np.isfinite(np.array(summary["token_matrix"], dtype=float)).all()
+    assert set(summary["groups"]) == {"toxic<->toxic", "toxic<->nontoxic", "self"}
+    assert summary["groups"]["toxic<->nontoxic"]["n"] == 4
+    for name in ("figure_2c.png", "iia.csv", "results.json", "mas/results.json", "models/nontoxic-0/finetune.json"):
+        assert (tmp_path / "fig" / name).is_file()
+    stamp = (tmp_path / "fig" / "models" / "toxic-1" / "model.safetensors").stat().st_mtime_ns
+    assert runner.invoke(app, args).exit_code == 0
+    assert (tmp_path / "fig" / "models" / "toxic-1" / "model.safetensors").stat().st_mtime_ns == stamp

@@ -178,10 +178,10 @@ class HFAdapter(ModelAdapter):
     `PreTrainedModel` (used as given unless `device`/`dtype` are passed). Defaults: float32 on CPU,
     bfloat16 on GPU; `device_map` is handed to the loader for models spread over several devices.
 
-    With `cache_states`, an intervened run at a block keeps the block's states of every token row
-    it sees and later runs on the same rows start at that block: a training loop that revisits its
-    target sequences then pays only for the blocks above the site. The cache grows with the number
-    of distinct rows, so it is meant for fixed pair sets.
+    With `cache_states`, reads and intervened runs at a block keep the block's states of every token
+    row they see: later reads of the same rows are free and later runs on them start at that block,
+    so a training loop that revisits its sequences pays only for the blocks above the site. The
+    cache grows with the number of distinct rows, so it is meant for fixed pair sets.
     """
 
     def __init__(
@@ -258,6 +258,8 @@ class HFAdapter(ModelAdapter):
             raise MasError(f"token ids outside the vocabulary (0..{vocab - 1}) of {self.name}")
 
     def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+        if self.cache_states and site != "embed":
+            return self._cached_states(site, tokens).float()
         return self._capture_raw(site, tokens).float()
 
     def _capture_raw(self, site: str, tokens: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,53 @@
+"""`mas figure 2c`: IIA between toxic and non-toxic fine-tunes of one base LM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, out_console, print_matrix
+
+PROFILE = "Default: the CPU profile for the shipped SmolLM2 GGUF, the paper's for any other base."
+
+
+@figure_command("2c")
+def figure_2c(
+    base_model: Optional[str] = typer.Option(None, help="Hugging Face id, folder or .gguf file (default: shipped SmolLM2-135M-Instruct)."),
+    gguf_file: Optional[str] = typer.Option(None, help="GGUF file name inside BASE_MODEL when it is a folder."),
+    data: str = typer.Option("insults", help="Labelled fine-tuning texts (label 1 = toxic, 0 = non-toxic)."),
+    prompts: str = typer.Option("insults:test", help="MAS prompts, held out from fine-tuning."),
+    toxic: Optional[int] = typer.Option(None, help=f"Toxic copies. {PROFILE}"),
+    nontoxic: Optional[int] = typer.Option(None, help="Non-toxic copies."),
+    finetune_steps: Optional[int] = typer.Option(None, help="Fine-tuning steps per copy."),
+    finetune_lr: Optional[float] = typer.Option(None),
+    lora_rank: Optional[int] = typer.Option(None, help="0 = full fine-tuning."),
+    site: Optional[str] = typer.Option(None, help="MAS site, e.g. layers.20."),
+    k: Optional[int] = typer.Option(None, help="Aligned subspace size."),
+    length: Optional[int] = typer.Option(None, help="Tokens per MAS prompt."),
+    align_steps: Optional[int] = typer.Option(None, help="MAS training steps."),
+    align_batch: Optional[int] = typer.Option(None, help="Pairs per direction per MAS step."),
+    align_lr: Optional[float] = typer.Option(None, help="MAS learning rate."),
+    pairs: Optional[int] = typer.Option(None, help="MAS training pairs per direction."),
+    test_pairs: Optional[int] = typer.Option(None, help="Held-out pairs per direction."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(RUNS / "figure_2c", help="Run folder (fine-tuned models are kept and reused)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Fine-tune toxic and non-toxic copies of a base LM, align all with stepwise MAS, plot the IIA matrix."""
+    from mas.experiments.figure_2c import Figure2cConfig, run_figure_2c
+
+    cfg = Figure2cConfig(
+        base_model=base_model, gguf_file=gguf_file, data=data, prompts=prompts, toxic=toxic, nontoxic=nontoxic,
+        finetune_steps=finetune_steps, finetune_lr=finetune_lr, lora_rank=lora_rank, site=site, k=k, length=length,
+        align_steps=align_steps, align_batch=align_batch, align_lr=align_lr, pairs=pairs, test_pairs=test_pairs, seed=seed,
+    )
+    results = run_figure_2c(cfg, out, log=lambda line: out_console.print(line, highlight=False))
+    print_matrix("held-out token IIA (rows: source, columns: target)", results["models"], results["token_matrix"])
+    for key, g in results["groups"].items():
+        out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (range {g['min']:.3f}-{g['max']:.3f}, n={g['n']})")
+    out_console.print(f"untrained-rotation control: {results['control_token_mean']:.3f}; {results['seconds']:.0f} s; {out}/")
+    if json_out:
+        emit_json({"token_matrix": results["token_matrix"], "groups": results["groups"],
+                   "control_token_mean": results["control_token_mean"], "seconds": results["seconds"], "run": str(out)})

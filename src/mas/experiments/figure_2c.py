@@ -1,0 +1,200 @@
+"""Figure 2c: do LMs fine-tuned on toxic text align better with each other than with non-toxic ones?
+
+Several copies of one base model are fine-tuned on toxic texts (label 1) and several on non-toxic
+texts (label 0), each copy with its own seed; stepwise MAS then aligns all of them at once and the
+n×n IIA matrix is summarised by group: toxic↔toxic, non-toxic↔non-toxic and toxic↔non-toxic.
+
+Two profiles set the defaults. The paper's (any Hugging Face base): 3 + 3 models, 600 full
+fine-tuning steps, length 64. The CPU one, for the shipped SmolLM2-135M GGUF, is scaled to about
+an hour on two cores; every setting can be overridden.
+
+Fine-tuned models are kept under `OUT/models/` and reused by a later run with the same settings,
+so an interrupted figure resumes after its last finished model. `OUT/mas/` is the alignment's run
+folder; `OUT/figure_2c.png`, `OUT/iia.csv` and `OUT/results.json` are the figure.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mas.align import AlignConfig
+from mas.errors import MasError
+from mas.experiments.lm_alignment import LMAlignmentJob, matrix_csv, run_lm_alignment
+from mas.io import atomic_write_bytes, read_json, write_json
+from mas.lm.data import load_texts
+from mas.lm.finetune import FinetuneConfig, finetune
+from mas.lm.smollm2 import smollm2_gguf
+from mas.models.hf import HFAdapter, check_config, load_causal_lm, load_config, load_tokenizer
+from mas.plots import iia_heatmap
+
+GROUPS = {"toxic": 1, "nontoxic": 0}  # group name -> label of its fine-tuning texts
+
+
+class Figure2cConfig(BaseModel):
+    """The whole experiment; `None` fields take the profile's default (see `with_profile`)."""
+
+    base_model: str | None = Field(None, description="id, folder or .gguf file (default: shipped SmolLM2)")
+    gguf_file: str | None = None
+    data: str = Field("insults", description="labelled fine-tuning texts")
+    prompts: str = Field("insults:test", description="MAS prompts, held out from fine-tuning")
+    toxic: int | None = Field(None, ge=1)
+    nontoxic: int | None = Field(None, ge=1)
+    finetune_steps: int | None = Field(None, ge=1)
+    finetune_lr: float | None = Field(None, gt=0)
+    finetune_length: int | None = Field(None, ge=2)
+    finetune_batch: int | None = Field(None, ge=1)
+    lora_rank: int | None = Field(None, ge=0)
+    site: str | None = None
+    k: int | None = Field(None, ge=1)
+    length: int | None = Field(None, ge=21)
+    align_steps: int | None = Field(None, ge=1)
+    align_batch: int | None = Field(None, ge=1)
+    align_lr: float | None = Field(None, gt=0)
+    pairs: int | None = Field(None, ge=1)
+    test_pairs: int | None = Field(None, ge=1)
+    seed: int = 0
+
+    def base(self) -> str:
+        return self.base_model if self.base_model is not None else str(smollm2_gguf())
+
+    def with_profile(self, layers: int) -> "Figure2cConfig":
+        """Fill unset fields from the CPU profile (the shipped GGUF) or the paper's (anything else)."""
+        profile = cpu_profile() if self.base_model is None else paper_profile(layers)
+        filled = {name: profile.get(name) if value is None else value for name, value in self.model_dump().items()}
+        return Figure2cConfig(**filled)
+
+
+def cpu_profile() -> dict:
+    """SmolLM2-135M on two shared CPU cores in well under an hour.
+
+    Measured there: a forward + backward of 8 × 32 tokens through all 30 blocks costs 1-8 s
+    depending on load, and a full fine-tuning step about three forwards. A MAS step runs every
+    target on all its directions from the site upward only (the states below are cached), so a
+    late-middle site (block 20 of 30, a third of the blocks above it) keeps its forward and backward
+    short, and 2 pairs per direction per step over 36 directions makes 72 sequences per step.
+    Short, strong fine-tuning (30 full steps at lr 2e-4) still moves each copy away from the base.
+    """
+    return dict(
+        toxic=3, nontoxic=3, finetune_steps=30, finetune_lr=2e-4, finetune_length=32, finetune_batch=8, lora_rank=0,
+        site="layers.20", k=64, length=32, align_steps=30, align_batch=2, align_lr=1e-2, pairs=16, test_pairs=12,
+    )
+
+
+def paper_profile(layers: int) -> dict:
+    """The paper's setting (3 + 3 models, 600 full fine-tuning steps, length 64), for a GPU."""
+    return dict(
+        toxic=3, nontoxic=3, finetune_steps=600, finetune_lr=2e-5, finetune_length=64, finetune_batch=8, lora_rank=0,
+        site=f"layers.{2 * layers // 3}", k=128, length=64, align_steps=1000, align_batch=16, align_lr=1e-3,
+        pairs=512, test_pairs=128,
+    )
+
+
+def _finetune_config(cfg: Figure2cConfig, seed: int) -> FinetuneConfig:
+    return FinetuneConfig(
+        steps=cfg.finetune_steps, batch_size=cfg.finetune_batch, length=cfg.finetune_length, lr=cfg.finetune_lr,
+        lora_rank=cfg.lora_rank, seed=seed,
+    )
+
+
+def model_plan(cfg: Figure2cConfig) -> list[tuple[str, int, int]]:
+    """(name, label, seed) of every fine-tuned copy: toxic-0.., then nontoxic-0..; seeds differ."""
+    counts = {"toxic": cfg.toxic, "nontoxic": cfg.nontoxic}
+    return [(f"{group}-{i}", GROUPS[group], cfg.seed + i) for group in GROUPS for i in range(counts[group])]
+
+
+def _is_done(folder: Path, config: FinetuneConfig) -> bool:
+    """A finished copy with exactly these settings (the data and label are in the folder name)."""
+    record = folder / "finetune.json"
+    return record.is_file() and read_json(record).get("config") == asdict(config)
+
+
+def finetune_copies(cfg: Figure2cConfig, out: Path, texts: dict[int, list[str]], log=print) -> list[Path]:
+    """Fine-tune (or reuse) every copy; the base model is loaded once and copied for each."""
+    folders, base, tokenizer = [], None, None
+    for name, label, seed in model_plan(cfg):
+        folder, config = out / "models" / name, _finetune_config(cfg, seed)
+        if not _is_done(folder, config):
+            if base is None:
+                tokenizer = load_tokenizer(cfg.base(), cfg.gguf_file)
+                base = load_causal_lm(cfg.base(), cfg.gguf_file)
+            start = time.perf_counter()
+            finetune(copy.deepcopy(base), texts[label], folder, config, tokenizer=tokenizer)
+            log(f"fine-tuned {name} in {time.perf_counter() - start:.0f} s")
+        folders.append(folder)
+    return folders
+
+
+def group_summary(matrix: list[list[float]], names: list[str]) -> dict:
+    """Mean, spread and range of off-diagonal IIA per group pair, plus the diagonal (DAS)."""
+    group = [name.split("-")[0] for name in names]
+    cells: dict[str, list[float]] = {"toxic<->toxic": [], "nontoxic<->nontoxic": [], "toxic<->nontoxic": [], "self": []}
+    for s, t in product(range(len(names)), repeat=2):
+        if s == t:
+            key = "self"
+        elif group[s] == group[t]:
+            key = f"{group[s]}<->{group[t]}"
+        else:
+            key = "toxic<->nontoxic"
+        cells[key].append(matrix[s][t])
+    return {
+        key: {"mean": float(np.mean(v)), "std": float(np.std(v)), "min": float(min(v)), "max": float(max(v)), "n": len(v)}
+        for key, v in cells.items()
+        if v
+    }
+
+
+def preflight(cfg: Figure2cConfig) -> tuple[Figure2cConfig, dict[int, list[str]]]:
+    """Resolve the profile and check the base, site, lengths and data before any long work."""
+    base_config = load_config(cfg.base(), cfg.gguf_file)
+    cfg = cfg.with_profile(base_config.num_hidden_layers)
+    check_config(base_config, cfg.base(), cfg.site, max(cfg.length, cfg.finetune_length))
+    if cfg.k > base_config.hidden_size:
+        raise MasError(f"k = {cfg.k} is larger than the width ({base_config.hidden_size}) of {cfg.base()}")
+    _finetune_config(cfg, cfg.seed).check()
+    texts = {label: load_texts(cfg.data, label=label) for label in GROUPS.values()}
+    load_texts(cfg.prompts)
+    return cfg, texts
+
+
+def run_figure_2c(cfg: Figure2cConfig, out: Path, log=print) -> dict:
+    """Fine-tune the copies, align them all, and write the figure with its table."""
+    start = time.perf_counter()
+    cfg, texts = preflight(cfg)
+    folders = finetune_copies(cfg, out, texts, log)
+    finetune_seconds = time.perf_counter() - start
+    names = [name for name, _, _ in model_plan(cfg)]
+    job = LMAlignmentJob(
+        models=[str(f) for f in folders], names=names, site=cfg.site, data=cfg.prompts, length=cfg.length,
+        train_pairs=cfg.pairs, test_pairs=cfg.test_pairs,
+        align=AlignConfig(k=cfg.k, steps=cfg.align_steps, lr=cfg.align_lr, batch_size=cfg.align_batch, seed=cfg.seed,
+                          eval_every=max(1, cfg.align_steps // 10)),
+    )
+    adapters = [HFAdapter(f, name=n, cache_states=True) for f, n in zip(folders, names)]
+    mas = run_lm_alignment(job, out / "mas", adapters=adapters, tokenizer=load_tokenizer(folders[0]))
+    results = {
+        "models": names,
+        "token_matrix": mas["token_matrix"],
+        "trial_matrix": mas["trial_matrix"],
+        "groups": group_summary(mas["token_matrix"], names),
+        "trial_groups": group_summary(mas["trial_matrix"], names),
+        "control_token_mean": mas["control_token_mean"],
+        "finetune_seconds": round(finetune_seconds, 1),
+        "align_seconds": mas["seconds"],
+        "seconds": round(time.perf_counter() - start, 1),
+        "config": cfg.model_dump(),
+    }
+    write_json(out / "results.json", results)
+    atomic_write_bytes(out / "iia.csv", matrix_csv(names, mas["token_matrix"], mas["trial_matrix"]))
+    title = f"Figure 2c: stepwise MAS token IIA ({cfg.site}, k={cfg.k})"
+    iia_heatmap(mas["token_matrix"], names, out / "figure_2c.png", title=title)
+    return results
+
+
+__all__ = ["Figure2cConfig", "group_summary", "model_plan", "run_figure_2c"]
