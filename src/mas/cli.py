@@ -19,6 +19,8 @@ from mas.align import AlignConfig
 from mas.errors import MasError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model Alignment Search: causal similarity between networks.")
+figure_app = typer.Typer(no_args_is_help=True, help="Reproduce a figure of the paper: a PNG plus the table behind it.")
+app.add_typer(figure_app, name="figure")
 out_console = Console()
 err_console = Console(stderr=True)
 
@@ -26,8 +28,8 @@ RUNS = Path("runs")
 JSON_HELP = "Make the last stdout line one JSON object with the results."
 
 
-def command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Register a command whose bad input ends in one line on stderr and exit status 2."""
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that bad input ends in one line on stderr and exit status 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -42,7 +44,17 @@ def command(fn: Callable[..., Any]) -> Callable[..., Any]:
             err_console.print(f"[red]error:[/red] invalid {where}: {first['msg']}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
-    return app.command()(wrapper)
+    return wrapper
+
+
+def command(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Register a top-level `mas` command."""
+    return app.command()(guarded(fn))
+
+
+def figure_command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `mas figure NAME`."""
+    return lambda fn: figure_app.command(name)(guarded(fn))
 
 
 def emit_json(obj: dict) -> None:
@@ -103,6 +115,8 @@ def align(
     batch_size: int = typer.Option(128, help="Pairs per direction per step."),
     mode: str = typer.Option("single", help="single (one position) or stepwise (positions 0..t)."),
     variable: str = typer.Option("count", help="Causal variable to align."),
+    pairs: int = typer.Option(4096, help="Training pairs (validation and test pairs are drawn apart)."),
+    test_pairs: int = typer.Option(1000, help="Held-out pairs that IIA is scored on."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/align/<time>)."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -112,7 +126,7 @@ def align(
 
     job = AlignmentJob(
         models=models, sites=site.split(","), directions=parse_directions(directions), variable=variable, mode=mode,
-        align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed),
+        train_pairs=pairs, test_pairs=test_pairs, align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed),
     )
     folder = out or RUNS / "align" / time.strftime("%Y%m%d-%H%M%S")
     results = run_alignment(job, folder)
@@ -146,3 +160,6 @@ def demo(
     results["seconds"] = round(time.perf_counter() - start, 2)
     report(results, out, json_out)
 
+
+# Commands of the other studies live in mas.commands, one module each, and register themselves.
+import mas.commands  # noqa: E402,F401
