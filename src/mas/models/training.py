@@ -50,7 +50,13 @@ class TrainConfig(BaseModel):
 
 
 def training_counts(task: CausalModel, heldout: list[int]) -> list[int]:
+    """The sizes sampled for training: the size variable's range from 1, less the held-out ones.
+
+    A rule may push the count past the largest demo count (Rounding answers 20 with 21 R's), so the
+    range is capped at `max_count` where a task has one: no sequence has more demo tokens than that.
+    """
     lo, hi = task.value_range(task.variables[0])
+    hi = min(hi, getattr(task, "max_count", hi))
     counts = [c for c in range(max(lo, 1), hi + 1) if c not in heldout]
     if not counts:
         raise MasError("every count is held out; nothing left to train on")

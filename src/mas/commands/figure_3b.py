@@ -1,0 +1,49 @@
+"""`mas figure 3b`: cross-task transfer of the count variable, MAS beside DAS."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mas.cli import JSON_HELP, RUNS, emit_json, err_console, figure_command, out_console
+from mas.experiments.figure_3b import BARS, FAMILIES, Figure3bConfig, run_figure_3b
+
+
+@figure_command("3b")
+def figure_3b(
+    models_dir: Path = typer.Option(RUNS / "models", help="Where the GRUs are kept (trained when missing)."),
+    out: Path = typer.Option(RUNS / "figure_3b", help="Run folder."),
+    families: str = typer.Option(",".join(FAMILIES), help="Comma-separated task families."),
+    reference_seed: int = typer.Option(0, help="Seed of the Multi-Object GRU whose count is transferred."),
+    family_seed: int = typer.Option(0, help="Seed of each family's GRU (Multi-Object: reference seed + 1)."),
+    k: int = typer.Option(32, help="Size of the swapped aligned subspace."),
+    steps: int = typer.Option(500, help="Maximum MAS/DAS steps per run."),
+    lr: float = typer.Option(3e-3),
+    batch_size: int = typer.Option(128, help="Pairs per direction per step."),
+    train_pairs: int = typer.Option(2048, help="Training pairs per direction."),
+    validation_pairs: int = typer.Option(256, help="Validation pairs per direction (early stopping)."),
+    test_pairs: int = typer.Option(500, help="Held-out pairs per direction."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """MAS between the Multi-Object GRU and each family's GRU (four directions), and DAS per model."""
+    cfg = Figure3bConfig(
+        models_dir=models_dir, families=[f.strip() for f in families.split(",")], reference_seed=reference_seed,
+        family_seed=family_seed, k=k, steps=steps, lr=lr, batch_size=batch_size, train_pairs=train_pairs,
+        validation_pairs=validation_pairs, test_pairs=test_pairs,
+    )
+    start = time.perf_counter()
+    results = run_figure_3b(cfg, out, log=lambda line: err_console.print(line, highlight=False))
+    table = Table(title=f"Figure 3b: held-out IIA of the count variable, k={k}")
+    table.add_column("family")
+    for bar in BARS:
+        table.add_column(bar, justify="right")
+    for row in results["rows"]:
+        table.add_row(row["family"], *(f"{row[b]:.3f}" for b in BARS))
+    out_console.print(table)
+    seconds = round(time.perf_counter() - start, 1)
+    out_console.print(f"DAS of the reference: {results['rows'][0]['das_reference']:.3f}; {seconds:.0f} s; results in {out}/")
+    if json_out:
+        emit_json({"rows": results["rows"], "seconds": seconds, "run": str(out)})

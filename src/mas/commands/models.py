@@ -1,0 +1,42 @@
+"""`mas models`: which task models are trained, and how well they solve their held-out counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mas.cli import JSON_HELP, RUNS, command, emit_json, out_console
+from mas.errors import MasError
+from mas.models.checkpoint import load_checkpoint
+
+
+def list_models(models_dir: Path) -> list[dict]:
+    """One row per model folder under `models_dir` (folders without a config.json are skipped)."""
+    if not models_dir.is_dir():
+        raise MasError(f"no models folder {models_dir}")
+    rows = []
+    for folder in sorted(p for p in models_dir.iterdir() if (p / "config.json").is_file()):
+        _, cfg = load_checkpoint(folder)
+        rows.append({"folder": folder.name, "task": cfg.task, "arch": cfg.arch, "seed": cfg.seed,
+                     "steps": cfg.steps, "heldout_accuracy": cfg.heldout_accuracy})
+    return rows
+
+
+@command
+def models(
+    models_dir: Path = typer.Option(RUNS / "models", help="Where `mas train` keeps its models."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List the trained task models: task, architecture, seed, steps and held-out accuracy."""
+    rows = list_models(models_dir)
+    table = Table(title=f"task models in {models_dir}")
+    for column in ("folder", "task", "arch", "seed", "steps", "held-out acc"):
+        table.add_column(column, justify="right" if column in ("seed", "steps", "held-out acc") else "left")
+    for r in rows:
+        accuracy = "-" if r["heldout_accuracy"] is None else f"{r['heldout_accuracy']:.3f}"
+        table.add_row(r["folder"], r["task"], r["arch"], str(r["seed"]), str(r["steps"]), accuracy)
+    out_console.print(table)
+    if json_out:
+        emit_json({"models": rows})

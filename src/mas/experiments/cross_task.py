@@ -1,0 +1,119 @@
+"""MAS between models trained on different tasks: does one model's count work inside another's?
+
+Each model carries one causal variable, by default its task's size variable (`count`, or
+Arithmetic's `rem_ops`). Direction (s, t) gets its own pairs: source sequences from s's task,
+counterfactual sequences from t's task after t's variable takes s's value. With one model this is
+DAS.
+
+Ranges: a source value the target's variable cannot hold (Rounding answers 20 demo tokens with 21
+R's; Multi-Object's count stops at 20) would make labels the target task cannot express. When only
+a rule's answers overflow, the source samples fewer demo tokens instead (Rounding sources use
+1..19 demo tokens, so values 0..19); the source range used is reported per direction. Any other
+misfit, or a variable a task lacks, is a one-line MasError.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from mas.align import AlignConfig, AlignmentTrainer, Direction, all_directions, direction_key
+from mas.errors import MasError
+from mas.evaluate import evaluate_iia, scores_json
+from mas.experiments.alignment import load_task_models
+from mas.tasks import CausalModel
+from mas.tasks.pairs import PairSet, build_pairs
+
+SPLITS = ("train", "validation", "test")
+
+
+class CrossTaskJob(BaseModel):
+    """Models (any tasks), the variable each carries, and how to align them."""
+
+    models: list[Path] = Field(min_length=1)
+    variables: list[str] | None = Field(None, description="one per model; default each task's size variable")
+    site: str = "hidden"
+    mode: Literal["single", "stepwise"] = "single"
+    train_pairs: int = Field(2048, ge=1)
+    validation_pairs: int = Field(256, ge=1)
+    test_pairs: int = Field(500, ge=1)
+    align: AlignConfig = Field(default_factory=AlignConfig)
+
+
+def _fits(source: CausalModel, target: CausalModel, s_var: str, t_var: str) -> bool:
+    s_lo, s_hi = source.value_range(s_var)
+    t_lo, t_hi = target.value_range(t_var)
+    return t_lo <= s_lo and s_hi <= t_hi
+
+
+def fitted_source(source: CausalModel, target: CausalModel, s_var: str, t_var: str) -> CausalModel:
+    """`source`, sampling fewer demo tokens when only its rule's answers overflow `t_var`'s range.
+
+    A source whose own largest count already overflows is returned unchanged, so that
+    `build_pairs` names the misfit.
+    """
+    for task, var in ((source, s_var), (target, t_var)):
+        if var not in task.variables:
+            raise MasError(f"task {task.name!r} has no variable {var!r} (has {', '.join(task.variables)})")
+    if _fits(source, target, s_var, t_var) or getattr(source, "max_count", math.inf) > target.value_range(t_var)[1]:
+        return source
+    narrowed = copy.copy(source)
+    while not _fits(narrowed, target, s_var, t_var) and narrowed.max_count > 1:
+        narrowed.max_count -= 1
+    return narrowed
+
+
+def direction_pairs(
+    source: CausalModel, target: CausalModel, s_var: str, t_var: str, job: CrossTaskJob, seed: tuple[int, ...]
+) -> tuple[dict[str, PairSet], str]:
+    """Train, validation and test pairs for one direction (independent seeds), and the source values used."""
+    fitted = fitted_source(source, target, s_var, t_var)
+    sizes = (job.train_pairs, job.validation_pairs, job.test_pairs)
+    pairs = {
+        split: build_pairs(fitted, target, n, {s_var: t_var}, job.mode, seed=_seed(*seed, i))
+        for i, (split, n) in enumerate(zip(SPLITS, sizes))
+    }
+    lo, hi = fitted.value_range(s_var)
+    return pairs, f"{lo}..{hi}"
+
+
+def _seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([p + 1 for p in parts]).generate_state(1)[0])
+
+
+def run_cross_task(job: CrossTaskJob, show_progress: bool = True) -> dict:
+    """Train one rotation per model on every direction, then score each direction on held-out pairs."""
+    start = time.perf_counter()
+    adapters, configs = load_task_models(job.models)
+    tasks = [c.build_task() for c in configs]
+    variables = job.variables or [t.variables[0] for t in tasks]
+    if len(variables) != len(tasks):
+        raise MasError(f"{len(tasks)} models but {len(variables)} variables")
+    directions: list[Direction] = all_directions(len(adapters))
+    pairs: dict[Direction, dict[str, PairSet]] = {}
+    source_range: dict[str, str] = {}
+    for s, t in directions:
+        seed = (job.align.seed, s, t)
+        pairs[(s, t)], source_range[direction_key((s, t))] = direction_pairs(
+            tasks[s], tasks[t], variables[s], variables[t], job, seed
+        )
+    trainer = AlignmentTrainer(adapters, [job.site] * len(adapters), job.align)
+    split = {name: {d: p[name] for d, p in pairs.items()} for name in SPLITS}
+    fit = trainer.fit(split["train"], split["validation"], show_progress=show_progress)
+    scores = evaluate_iia(trainer, fit.rotations, split["test"])
+    return {
+        "models": [a.name for a in adapters],
+        "tasks": [c.task for c in configs],
+        "variables": variables,
+        "iia": scores_json(scores),
+        "token_iia": scores_json(scores, "token"),
+        "source_range": source_range,
+        "steps": fit.steps,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
