@@ -116,3 +116,13 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     stamp = (tmp_path / "fig" / "models" / "toxic-1" / "model.safetensors").stat().st_mtime_ns
     assert runner.invoke(app, args).exit_code == 0
     assert (tmp_path / "fig" / "models" / "toxic-1" / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+def test_finetune_command(model_folders, tmp_path):
+    (tmp_path / "data.csv").write_text("text,label\n" + "\n".join(f"w{i} w{i + 1} w{i + 2},{i % 2}" for i in range(10)))
+    args = ["finetune", str(model_folders[0]), "--data", str(tmp_path / "data.csv"), "--label", "1", "--steps", "2",
+            "--length", "16", "--lr", "1e-2", "--out", str(tmp_path / "ft"), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["texts"] == 5
+    assert (tmp_path / "ft" / "model.safetensors").is_file()

@@ -20,6 +20,7 @@ import time
 from dataclasses import asdict
 from itertools import product
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -72,17 +73,17 @@ class Figure2cConfig(BaseModel):
 
 
 def cpu_profile() -> dict:
-    """SmolLM2-135M on two shared CPU cores in well under an hour.
+    """SmolLM2-135M within an hour on two CPU cores shared with other work.
 
-    Measured there: a forward + backward of 8 × 32 tokens through all 30 blocks costs 1-8 s
-    depending on load, and a full fine-tuning step about three forwards. A MAS step runs every
-    target on all its directions from the site upward only (the states below are cached), so a
-    late-middle site (block 20 of 30, a third of the blocks above it) keeps its forward and backward
-    short, and 2 pairs per direction per step over 36 directions makes 72 sequences per step.
-    Short, strong fine-tuning (30 full steps at lr 2e-4) still moves each copy away from the base.
+    Measured there: a full fine-tuning step of SmolLM2 costs several CPU-seconds per sequence of
+    32 tokens (all 30 blocks forward and backward plus AdamW over 135 M weights), so fine-tuning
+    dominates: 2 + 2 copies of 16 steps on 4 texts each. A MAS step runs every target on all its
+    directions from the site upward only (states below are cached), so a late-middle site (block
+    20 of 30) keeps its forward and backward short; 2 pairs per direction over 16 directions make
+    32 sequences per step. Raise the counts and steps (3 + 3 models, more steps) on a free machine.
     """
     return dict(
-        toxic=3, nontoxic=3, finetune_steps=30, finetune_lr=2e-4, finetune_length=32, finetune_batch=8, lora_rank=0,
+        toxic=2, nontoxic=2, finetune_steps=16, finetune_lr=3e-4, finetune_length=32, finetune_batch=4, lora_rank=0,
         site="layers.20", k=64, length=32, align_steps=30, align_batch=2, align_lr=1e-2, pairs=16, test_pairs=12,
     )
 
@@ -115,7 +116,9 @@ def _is_done(folder: Path, config: FinetuneConfig) -> bool:
     return record.is_file() and read_json(record).get("config") == asdict(config)
 
 
-def finetune_copies(cfg: Figure2cConfig, out: Path, texts: dict[int, list[str]], log=print) -> list[Path]:
+def finetune_copies(
+    cfg: Figure2cConfig, out: Path, texts: dict[int, list[str]], log: Callable[[str], None] = print
+) -> list[Path]:
     """Fine-tune (or reuse) every copy; the base model is loaded once and copied for each."""
     folders, base, tokenizer = [], None, None
     for name, label, seed in model_plan(cfg):
@@ -124,6 +127,7 @@ def finetune_copies(cfg: Figure2cConfig, out: Path, texts: dict[int, list[str]],
             if base is None:
                 tokenizer = load_tokenizer(cfg.base(), cfg.gguf_file)
                 base = load_causal_lm(cfg.base(), cfg.gguf_file)
+            log(f"fine-tuning {name} ({config.steps} steps, seed {seed})")
             start = time.perf_counter()
             finetune(copy.deepcopy(base), texts[label], folder, config, tokenizer=tokenizer)
             log(f"fine-tuned {name} in {time.perf_counter() - start:.0f} s")
@@ -163,7 +167,7 @@ def preflight(cfg: Figure2cConfig) -> tuple[Figure2cConfig, dict[int, list[str]]
     return cfg, texts
 
 
-def run_figure_2c(cfg: Figure2cConfig, out: Path, log=print) -> dict:
+def run_figure_2c(cfg: Figure2cConfig, out: Path, log: Callable[[str], None] = print) -> dict:
     """Fine-tune the copies, align them all, and write the figure with its table."""
     start = time.perf_counter()
     cfg, texts = preflight(cfg)
