@@ -7,13 +7,26 @@ h̃ = h_t + (z_s[:k] − h_t·Q_t[:, :k]) · Q_t[:, :k]ᵀ, which needs only the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from mas.align.maps import Direction
+from mas.align.rotation import Rotations
+from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import EditFn, Intervention
 from mas.tasks.pairs import IGNORE, PairSet
+
+
+def write_aligned(z_source: torch.Tensor, rows: torch.Tensor, basis: torch.Tensor, keep_target: bool) -> torch.Tensor:
+    """Target rows with their span of `basis` (d, k) holding `z_source` (M, k) instead."""
+    basis = basis.to(rows.dtype)
+    z_source = z_source.to(rows.dtype)
+    if not keep_target:
+        return z_source @ basis.T
+    return rows + (z_source - rows @ basis) @ basis.T
 
 
 def interchange_edit(source_aligned: torch.Tensor, target_basis: torch.Tensor, keep_target: bool = True) -> EditFn:
@@ -22,40 +35,59 @@ def interchange_edit(source_aligned: torch.Tensor, target_basis: torch.Tensor, k
     With `keep_target=False` the target's own state is dropped entirely (h̃ = z_s · Q_tᵀ restricted to
     k dims): the orthogonal-stitching form of MAS.
     """
+    return lambda rows, batch, pos: write_aligned(source_aligned[batch, pos], rows, target_basis, keep_target)
 
-    def edit(rows: torch.Tensor, batch: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        z_source = source_aligned[batch, pos].to(rows.dtype)
-        basis = target_basis.to(rows.dtype)
-        if not keep_target:
-            return z_source @ basis.T
-        return rows + (z_source - rows @ basis) @ basis.T
 
-    return edit
+@dataclass(frozen=True)
+class Interchange:
+    """The MAS/DAS site map: swap the first k aligned dims of the target for the source's."""
+
+    k: int
+    keep_target: bool = True
+
+    def build(self, widths: Sequence[int], seed: int) -> Rotations:
+        return Rotations(widths, seed=seed)
+
+    def check(self, widths: Sequence[int]) -> None:
+        if self.k > min(widths):
+            raise MasError(f"k = {self.k} is larger than the narrowest site width ({min(widths)})")
+
+    def encode(self, mats: Sequence[torch.Tensor], direction: Direction, states: torch.Tensor) -> torch.Tensor:
+        return states @ mats[direction[0]][:, : self.k].to(states.dtype)
+
+    def decode(self, mats: Sequence[torch.Tensor], target: int, encoded: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        return write_aligned(encoded, rows, mats[target][:, : self.k], self.keep_target)
 
 
 @torch.no_grad()
+def read_states(
+    adapter: ModelAdapter, site: str, tokens: torch.Tensor, positions: torch.Tensor, batch_size: int = 512
+) -> torch.Tensor:
+    """A model's states at given positions of its sequences, (N, P, d); zeros where a position is -1."""
+    out = []
+    for start in range(0, len(tokens), batch_size):
+        rows = slice(start, start + batch_size)
+        states = adapter.read(site, tokens[rows])
+        where = positions[rows]
+        gathered = torch.gather(states, 1, where.clamp(min=0).to(states.device)[..., None].expand(-1, -1, states.shape[-1]))
+        out.append(gathered * (where >= 0)[..., None].to(gathered))
+    return torch.cat(out)
+
+
 def read_source_states(adapter: ModelAdapter, site: str, pairs: PairSet, batch_size: int = 512) -> torch.Tensor:
     """The source model's states at each pair's source positions, (N, P, d); zeros where unused.
 
-    Sources never change while rotations train, so this runs once per dataset.
+    Sources never change while maps train, so this runs once per dataset.
     """
-    out = []
-    for start in range(0, len(pairs), batch_size):
-        chunk = pairs.subset(slice(start, start + batch_size))
-        states = adapter.read(site, chunk.source_tokens)
-        positions = chunk.source_positions.clamp(min=0).to(states.device)
-        gathered = torch.gather(states, 1, positions[..., None].expand(-1, -1, states.shape[-1]))
-        out.append(gathered * (chunk.source_positions >= 0)[..., None].to(gathered))
-    return torch.cat(out)
+    return read_states(adapter, site, pairs.source_tokens, pairs.source_positions, batch_size)
 
 
 @dataclass
 class DirectionPart:
-    """One direction's share of a stacked target batch."""
+    """One direction's share of a stacked target batch: its pairs and its encoded sources."""
 
     pairs: PairSet
-    source_states: torch.Tensor  # (B, P, d_s), from `read_source_states`
-    source_basis: torch.Tensor  # Q_s[:, :k]
+    encoded: torch.Tensor  # (B, P, m), from a site map's `encode`
 
 
 def _pad_to(x: torch.Tensor, length: int, value: int) -> torch.Tensor:
@@ -63,27 +95,25 @@ def _pad_to(x: torch.Tensor, length: int, value: int) -> torch.Tensor:
 
 
 def stacked_batch(
-    site: str, parts: list[DirectionPart], target_basis: torch.Tensor, keep_target: bool = True
+    site: str, parts: list[DirectionPart], decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ) -> tuple[torch.Tensor, torch.Tensor, Intervention]:
     """Tokens, labels and one intervention for every direction into one target, stacked on the batch.
 
-    One forward pass of the target then serves all its sources.
+    One forward pass of the target then serves all its sources. `decode(encoded_rows, own_rows)`
+    gives the rows written.
     """
     length = max(p.pairs.tokens.shape[1] for p in parts)
-    k = target_basis.shape[1]
     tokens = torch.cat([_pad_to(p.pairs.tokens, length, 0) for p in parts])
     labels = torch.cat([_pad_to(p.pairs.labels, length, IGNORE) for p in parts])
     dense = []
     for part in parts:
-        states = part.source_states
-        aligned = states @ part.source_basis.to(states.dtype)  # (B, P, k)
-        grid = aligned.new_zeros(len(part.pairs), length, k)
+        grid = part.encoded.new_zeros(len(part.pairs), length, part.encoded.shape[-1])
         rows, slots = (part.pairs.target_positions >= 0).nonzero(as_tuple=True)
-        grid = grid.index_put((rows, part.pairs.target_positions[rows, slots]), aligned[rows, slots])
+        grid = grid.index_put((rows, part.pairs.target_positions[rows, slots]), part.encoded[rows, slots])
         dense.append(grid)
     mask = torch.cat([_pad_to(p.pairs.edit_mask, length, False) for p in parts])
-    edit = interchange_edit(torch.cat(dense), target_basis, keep_target)
-    return tokens, labels, Intervention(site, mask, edit)
+    encoded = torch.cat(dense)
+    return tokens, labels, Intervention(site, mask, lambda rows, batch, pos: decode(encoded[batch, pos], rows))
 
 
 def correct_predictions(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,29 +1,31 @@
-"""One trainer for DAS, MAS and their relatives: n models, n rotations, any set of directions.
+"""One trainer for DAS, MAS, stitching and CLMAS: n models, a site map, any set of directions.
 
-A direction (s, t) moves the first k aligned dims of model s's state into model t's and asks t to
-carry on as the counterfactual says. n = 1 with direction (0, 0) is DAS; n models with all n²
-directions is MAS.
+A direction (s, t) writes what the site map makes of model s's state into model t's and asks t to
+carry on as the counterfactual says. With the rotation-interchange map, n = 1 and direction (0, 0)
+is DAS and all n² directions are MAS; with the linear-stitch map it is model stitching. Directions
+given counterfactual latents instead of (or beside) behaviour add ε × the CL loss: that is CLMAS.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+from torch import nn
 from torch.nn.utils import parametrize
 
-from mas.align.interchange import DirectionPart, correct_predictions, read_source_states, stacked_batch
-from mas.align.rotation import Rotations
+from mas.align.counterfactual_latents import LatentPairs
+from mas.align.interchange import DirectionPart, Interchange, correct_predictions, read_source_states, read_states, stacked_batch
+from mas.align.losses import counterfactual_latent_loss, per_direction_ce
+from mas.align.maps import Direction, SiteMap
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.progress import progress_bar
 from mas.tasks.pairs import IGNORE, PairSet
-
-Direction = tuple[int, int]
 
 
 def all_directions(n: int) -> list[Direction]:
@@ -45,139 +47,203 @@ class AlignConfig(BaseModel):
     eval_every: int = Field(50, ge=1)
     stop_accuracy: float = Field(0.995, description="stop once every direction's validation trial accuracy reaches this")
     keep_target: bool = Field(True, description="False drops the target's own state: orthogonal stitching")
+    cl_weight: float = Field(1.0, description="ε, the weight of the counterfactual-latent loss")
+
+    @field_validator("cl_weight")
+    @classmethod
+    def _non_negative(cls, value: float) -> float:
+        if value < 0:
+            raise MasError(f"the CL loss weight ε must be ≥ 0, not {value}")
+        return value
 
 
 @dataclass
 class FitResult:
-    rotations: Rotations
+    rotations: nn.Module  # the trained map parameters: Rotations for DAS/MAS/CLMAS, Stitches for stitching
     steps: int
     seconds: float
     history: list[dict] = field(default_factory=list)
+    selected_step: int | None = None  # the step whose parameters were kept, when selecting on validation
 
 
-def check_sites(adapters: Sequence[ModelAdapter], sites: Sequence[str], k: int) -> list[int]:
-    """Widths of every model's site; refuses unknown sites and a k wider than any of them."""
+def check_sites(adapters: Sequence[ModelAdapter], sites: Sequence[str]) -> list[int]:
+    """Widths of every model's site; refuses unknown sites."""
     if len(sites) != len(adapters):
         raise MasError(f"{len(adapters)} models but {len(sites)} sites")
-    widths = [a.width(s) for a, s in zip(adapters, sites)]
-    if k > min(widths):
-        raise MasError(f"k = {k} is larger than the narrowest site width ({min(widths)})")
-    return widths
+    return [a.width(s) for a, s in zip(adapters, sites)]
 
 
 class AlignmentTrainer:
-    """Learns one rotation per model so that subspace swaps make each target act as the source says.
+    """Learns a site map so that interventions make each target act as the counterfactual says.
 
     Source states are read once per pair set and reused by every step; each step runs every
     target once, on all of its directions stacked along the batch.
     """
 
-    def __init__(self, adapters: Sequence[ModelAdapter], sites: Sequence[str], config: AlignConfig) -> None:
+    def __init__(
+        self,
+        adapters: Sequence[ModelAdapter],
+        sites: Sequence[str],
+        config: AlignConfig,
+        site_map: SiteMap | None = None,
+        state_cache: dict | None = None,
+    ) -> None:
+        """`state_cache` may be shared by trainers over the same models and sites (e.g. a sweep),
+        so each pair set's states are read once for all of them."""
         self.adapters = list(adapters)
         self.sites = list(sites)
         self.config = config
-        self.widths = check_sites(self.adapters, self.sites, config.k)
-        self._cache: dict[tuple[int, int], torch.Tensor] = {}
+        self.site_map: SiteMap = site_map if site_map is not None else Interchange(config.k, config.keep_target)
+        self.widths = check_sites(self.adapters, self.sites)
+        self.site_map.check(self.widths)
+        self._cache: dict[tuple[str, int, int], torch.Tensor] = state_cache if state_cache is not None else {}
 
     def source_states(self, source: int, pairs: PairSet) -> torch.Tensor:
-        key = (source, id(pairs))
+        key = ("source", source, id(pairs))
         if key not in self._cache:
             self._cache[key] = read_source_states(self.adapters[source], self.sites[source], pairs)
         return self._cache[key]
 
+    def target_states(self, target: int, pairs: PairSet) -> torch.Tensor:
+        """The target's own recorded states at the pairs' target positions (no intervention)."""
+        key = ("target", target, id(pairs))
+        if key not in self._cache:
+            self._cache[key] = read_states(self.adapters[target], self.sites[target], pairs.tokens, pairs.target_positions)
+        return self._cache[key]
+
+    def new_maps(self, seed: int | None = None) -> nn.Module:
+        return self.site_map.build(self.widths, self.config.seed if seed is None else seed)
+
     def forward(
         self,
-        rotations: Sequence[torch.Tensor],
+        rotations: Any,
         target: int,
         batches: Mapping[Direction, PairSet],
         indices: Mapping[Direction, torch.Tensor | slice],
         feed: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor, list[Direction]]:
-        """Logits and labels of `target` on every given direction into it, in one pass."""
-        k = self.config.k
+        """Logits and labels of `target` on every given direction into it, in one pass.
+
+        `rotations` is the maps' `matrices()` for this step (the Q's for MAS).
+        """
         dirs = list(batches)
         parts = [
             DirectionPart(
                 pairs=batches[d].subset(indices[d]),
-                source_states=self.source_states(d[0], batches[d])[indices[d]],
-                source_basis=rotations[d[0]][:, :k],
+                encoded=self.site_map.encode(rotations, d, self.source_states(d[0], batches[d])[indices[d]]),
             )
             for d in dirs
         ]
         tokens, labels, intervention = stacked_batch(
-            self.sites[target], parts, rotations[target][:, :k], self.config.keep_target
+            self.sites[target], parts, lambda encoded, rows: self.site_map.decode(rotations, target, encoded, rows)
         )
         adapter = self.adapters[target]
         scored = (labels != IGNORE).to(adapter.device)
         logits = adapter.run(tokens.to(adapter.device), intervention, scored if feed else None, scored)
         return logits, labels, dirs
 
+    def written_states(
+        self, mats: Any, direction: Direction, latents: LatentPairs, index: torch.Tensor | slice
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The rows h̃ the map writes into the target at each intervened slot, beside their recorded latents.
+
+        Needs no run of the target past the site: only its recorded state there.
+        """
+        pairs = latents.pairs
+        encoded = self.site_map.encode(mats, direction, self.source_states(direction[0], pairs)[index])
+        own = self.target_states(direction[1], pairs)[index]
+        used = pairs.target_positions[index] >= 0
+        written = self.site_map.decode(mats, direction[1], encoded[used], own[used])
+        return written, latents.latents[index][used]
+
+    def objective(
+        self,
+        mats: Any,
+        train: Mapping[Direction, PairSet],
+        latents: Mapping[Direction, LatentPairs],
+        generator: torch.Generator,
+    ) -> torch.Tensor:
+        """Behavioural CE summed over `train`'s directions + ε × CL loss summed over `latents`' directions."""
+        cfg = self.config
+        total = torch.zeros(())
+        for target in sorted({t for _, t in train}):
+            into = {d: p for d, p in train.items() if d[1] == target}
+            idx = {d: torch.randint(len(p), (cfg.batch_size,), generator=generator) for d, p in into.items()}
+            logits, labels, dirs = self.forward(mats, target, into, idx)
+            total = total + per_direction_ce(logits, labels, len(dirs)).sum()
+        for direction, pairs in latents.items():
+            index = torch.randint(len(pairs), (cfg.batch_size,), generator=generator)
+            written, recorded = self.written_states(mats, direction, pairs, index)
+            total = total + cfg.cl_weight * counterfactual_latent_loss(written, recorded).to(total.dtype)
+        return total
+
     def fit(
         self,
         train: Mapping[Direction, PairSet],
         validation: Mapping[Direction, PairSet] | None = None,
-        rotations: Rotations | None = None,
+        rotations: nn.Module | None = None,
         show_progress: bool = True,
+        latents: Mapping[Direction, LatentPairs] | None = None,
+        select: Sequence[Direction] | None = None,
     ) -> FitResult:
-        """Train rotations on `train`'s directions; stop early once `validation` is solved."""
+        """Train the maps on `train` (behaviour) and `latents` (CL); stop early once `validation` is solved.
+
+        With `select`, the parameters kept are those of the evaluation with the best mean validation
+        accuracy over those directions, not the last ones.
+        """
         cfg = self.config
-        for direction, pairs in train.items():
+        latents = dict(latents or {})
+        for direction, pairs in [*train.items(), *latents.items()]:
             if len(pairs) == 0:
                 raise MasError(f"direction {direction_key(direction)} has no training pairs")
-        rotations = rotations if rotations is not None else Rotations(self.widths, seed=cfg.seed)
-        optimizer = torch.optim.Adam(rotations.parameters(), lr=cfg.lr)
+        if not train and not latents:
+            raise MasError("nothing to train: no behavioural and no counterfactual-latent directions")
+        if select and (validation is None or any(d not in validation for d in select)):
+            raise MasError("selecting on validation needs validation pairs for every selected direction")
+        maps = rotations if rotations is not None else self.new_maps()
+        optimizer = torch.optim.Adam(maps.parameters(), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
         generator = torch.Generator().manual_seed(cfg.seed + 1)
-        targets = sorted({t for _, t in train})
         history: list[dict] = []
+        best: tuple[float, int, dict] | None = None
         start = time.perf_counter()
         step = 0
         with progress_bar(show_progress) as bar:
             job = bar.add_task("aligning", total=cfg.steps, status="")
             for step in range(1, cfg.steps + 1):
                 optimizer.zero_grad()
-                total = torch.zeros(())
                 with parametrize.cached():
-                    qs = rotations.matrices()
-                    for target in targets:
-                        into = {d: p for d, p in train.items() if d[1] == target}
-                        idx = {d: torch.randint(len(p), (cfg.batch_size,), generator=generator) for d, p in into.items()}
-                        logits, labels, dirs = self.forward(qs, target, into, idx)
-                        total = total + _per_direction_loss(logits, labels, len(dirs)).sum()
+                    total = self.objective(maps.matrices(), train, latents, generator)
                     total.backward()
-                total = total.detach()
                 optimizer.step()
                 schedule.step()
                 if step % cfg.eval_every == 0 or step == cfg.steps:
-                    record = {"step": step, "loss": total.item()}
+                    record: dict[str, Any] = {"step": step, "loss": total.item()}
                     if validation is not None:
-                        accuracy = self.validation_accuracy(rotations, validation)
+                        accuracy = self.validation_accuracy(maps, validation)
                         record["val_trial"] = {direction_key(d): a for d, a in accuracy.items()}
+                        if select:
+                            score = sum(accuracy[d] for d in select) / len(select)
+                            if best is None or score > best[0]:
+                                best = (score, step, copy.deepcopy(maps.state_dict()))
                     history.append(record)
                     bar.update(job, status=f"loss {record['loss']:.3f}")
                     if validation is not None and min(accuracy.values()) >= cfg.stop_accuracy:
                         bar.update(job, completed=step)
                         break
                 bar.advance(job)
-        return FitResult(rotations, step, time.perf_counter() - start, history)
+        if best is not None:
+            maps.load_state_dict(best[2])
+        return FitResult(maps, step, time.perf_counter() - start, history, None if best is None else best[1])
 
     @torch.no_grad()
-    def validation_accuracy(self, rotations: Rotations, pairs: Mapping[Direction, PairSet]) -> dict[Direction, float]:
+    def validation_accuracy(self, rotations: nn.Module, pairs: Mapping[Direction, PairSet]) -> dict[Direction, float]:
         """Teacher-forced trial accuracy, which equals free-running trial accuracy (the first wrong
         token is wrong in both), at a fraction of the cost for non-recurrent targets."""
         with parametrize.cached():
-            qs = rotations.matrices()
+            mats = rotations.matrices()
             out = {}
             for d, p in pairs.items():
-                logits, labels, _ = self.forward(qs, d[1], {d: p}, {d: slice(None)})
+                logits, labels, _ = self.forward(mats, d[1], {d: p}, {d: slice(None)})
                 out[d] = float(correct_predictions(logits, labels)[0].float().mean())
         return out
-
-
-def _per_direction_loss(logits: torch.Tensor, labels: torch.Tensor, n_directions: int) -> torch.Tensor:
-    """Mean cross-entropy over labelled positions, one value per direction block of the batch."""
-    labels = labels.to(logits.device)
-    losses = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE, reduction="none")
-    losses = losses.view(n_directions, -1)
-    counts = (labels != IGNORE).view(n_directions, -1).sum(1).clamp(min=1)
-    return losses.sum(1) / counts

@@ -1,0 +1,304 @@
+"""Sweeps: a list of independent alignment jobs between two models, each one result row.
+
+Every job (a method, a subspace size k or stitch rank r, a seed) trains one site map and scores it
+behaviourally. Finished rows are appended to one JSONL table as they come, so an interrupted sweep
+resumes where it stopped: rows already in the table for the same settings are skipped. The jobs
+are plain data, so an engine that spreads them over machines could run them as they are.
+
+Methods:
+- das: one rotation per model, only the self directions 0->0 and 1->1 (two DAS runs in one).
+- mas: one rotation per model, all four directions.
+- stitch: a rank-r linear stitch per cross direction, trained on behaviour.
+- clmas, latent_stitch, behavioural_stitch: one model is inaccessible (behaviour is never trained
+  into it). CLMAS: behaviour into the accessible model, ε × CL loss into the inaccessible one.
+  Latent stitch: a stitch into the inaccessible model trained on the CL loss alone. Behavioural
+  stitch: a stitch into the accessible model. Stitches are scored the other way by their
+  pseudo-inverse. As in the paper, the kept parameters are those with the best No Access
+  validation IIA.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, Field, field_validator
+
+from mas.align import (
+    AlignConfig, AlignmentTrainer, Direction, Interchange, LatentPairs, LinearStitch, all_directions,
+    attach_latents, record_latents,
+)
+from mas.align.counterfactual_latents import counterfactual_values, trimmed
+from mas.align.maps import SiteMap
+from mas.errors import MasError
+from mas.evaluate import evaluate_iia, scores_json
+from mas.experiments.alignment import load_task_models, shared_task
+from mas.io import atomic_write_bytes
+from mas.progress import progress_bar
+from mas.tasks import CausalModel
+from mas.tasks.pairs import PairSet, build_pairs
+
+Method = Literal["das", "mas", "stitch", "clmas", "latent_stitch", "behavioural_stitch"]
+STITCHES = ("stitch", "latent_stitch", "behavioural_stitch")
+
+
+class SweepJob(BaseModel):
+    method: Method
+    size: int = Field(ge=1, description="k for rotation methods, the rank r for stitches")
+    seed: int
+
+
+class SweepSpec(BaseModel):
+    """Two models, the grid (methods × sizes × seeds) and the settings every job shares."""
+
+    models: list[Path] = Field(min_length=2, max_length=2)
+    site: str = "hidden"
+    variables: list[str] = Field(default_factory=lambda: ["count"])
+    mode: Literal["single", "stepwise"] = "single"
+    methods: list[Method] = Field(default_factory=lambda: ["das", "mas", "stitch"], min_length=1)
+    ks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64])
+    ranks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64])
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    steps: int = Field(400, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    batch_size: int = Field(128, ge=1)
+    eval_every: int = Field(50, ge=1)
+    train_pairs: int = Field(4096, ge=1)
+    validation_pairs: int = Field(256, ge=1)
+    test_pairs: int = Field(1000, ge=1)
+    inaccessible: int = Field(1, description="index of the model behaviour is never trained into")
+    cl_weight: float = 1.0
+    whole_state: bool = Field(
+        True, description="keep only pairs whose counterfactual state is the source's whole causal state, "
+        "so a stitch, which overwrites the whole target state, can be exact; e.g. Multi-Object pairs in one phase",
+    )
+    latent_sequences: int = Field(2000, ge=1)
+    stitch_bias: bool = True
+
+    @field_validator("inaccessible")
+    @classmethod
+    def _one_of_two(cls, value: int) -> int:
+        if value not in (0, 1):
+            raise MasError(f"the inaccessible model must be 0 or 1 (two models), not {value}")
+        return value
+
+    @field_validator("cl_weight")
+    @classmethod
+    def _non_negative(cls, value: float) -> float:
+        if value < 0:
+            raise MasError(f"the CL loss weight ε must be ≥ 0, not {value}")
+        return value
+
+    @field_validator("ks", "ranks")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise MasError(f"subspace sizes and ranks must be ≥ 1, got {values}")
+        return values
+
+    def jobs(self) -> list[SweepJob]:
+        """Seed by seed, size by size, every method: a cut-short sweep still compares methods."""
+        jobs = []
+        for seed in self.seeds:
+            for i in range(max(len(self.ks), len(self.ranks))):
+                for m in self.methods:
+                    grid = self.ranks if m in STITCHES else self.ks
+                    if i < len(grid):
+                        jobs.append(SweepJob(method=m, size=grid[i], seed=seed))
+        return jobs
+
+    def fingerprint(self) -> str:
+        """Identifies the shared settings: rows of another fingerprint are never reused."""
+        shared = self.model_dump(mode="json", exclude={"methods", "ks", "ranks", "seeds"})
+        return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def row_key(fingerprint: str, job: SweepJob) -> str:
+    return f"{fingerprint}:{job.method}:{job.size}:{job.seed}"
+
+
+def read_table(path: Path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise MasError(f"sweep table {path} is corrupt at line {number}") from None
+    return rows
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Rewrite the table with one more row, atomically: a crash leaves the old table or the new one."""
+    old = Path(path).read_bytes() if Path(path).exists() else b""
+    atomic_write_bytes(Path(path), old + (json.dumps(row, sort_keys=True) + "\n").encode())
+
+
+@dataclass
+class Plan:
+    """What one job trains and scores."""
+
+    site_map: SiteMap
+    behaviour: list[Direction]
+    latent: list[Direction]
+    scored: list[Direction]
+    select: list[Direction] | None = None
+
+
+def plan(job: SweepJob, spec: SweepSpec, widths: list[int]) -> Plan:
+    inac, acc = spec.inaccessible, 1 - spec.inaccessible
+    no_access, access = (acc, inac), (inac, acc)
+    rank = None if job.size == min(widths) else job.size
+
+    def stitch(directions: list[Direction]) -> LinearStitch:
+        return LinearStitch(tuple(directions), rank=rank, bias=spec.stitch_bias)
+
+    if job.method == "das":
+        return Plan(Interchange(job.size), [(0, 0), (1, 1)], [], [(0, 0), (1, 1)])
+    if job.method == "mas":
+        return Plan(Interchange(job.size), all_directions(2), [], all_directions(2))
+    if job.method == "stitch":
+        return Plan(stitch([(0, 1), (1, 0)]), [(0, 1), (1, 0)], [], [(0, 1), (1, 0)])
+    if job.method == "clmas":
+        return Plan(Interchange(job.size), [(acc, acc), access], [no_access, (inac, inac)], all_directions(2), [no_access])
+    if job.method == "latent_stitch":
+        return Plan(stitch([no_access]), [], [no_access], [access, no_access], [no_access])
+    return Plan(stitch([access]), [access], [], [access, no_access], [no_access])
+
+
+class SweepContext:
+    """What every job of a sweep shares: the models, and per seed the pairs and recorded latents."""
+
+    def __init__(self, spec: SweepSpec) -> None:
+        self.spec = spec
+        self.adapters, configs = load_task_models(spec.models)
+        self.task: CausalModel = shared_task(configs)
+        self.mapping = {v: v for v in spec.variables}
+        self._pairs: dict[int, tuple[PairSet, PairSet, PairSet]] = {}
+        self._latents: dict[int, LatentPairs] = {}
+        self.states: dict = {}  # source and target states per pair set, shared by every job's trainer
+
+    def widths(self) -> list[int]:
+        return [a.width(self.spec.site) for a in self.adapters]
+
+    def pairs(self, seed: int) -> tuple[PairSet, PairSet, PairSet]:
+        if seed not in self._pairs:
+            sizes = (self.spec.train_pairs, self.spec.validation_pairs, self.spec.test_pairs)
+            self._pairs[seed] = tuple(self._build(n, 3 * seed + i) for i, n in enumerate(sizes))  # type: ignore[assignment]
+        return self._pairs[seed]
+
+    def _build(self, n: int, seed: int) -> PairSet:
+        if not self.spec.whole_state:
+            return build_pairs(self.task, self.task, n, self.mapping, self.spec.mode, seed=seed)
+        sampled = build_pairs(self.task, self.task, 3 * n, self.mapping, self.spec.mode, seed=seed)
+        pairs = whole_state_pairs(sampled, self.task, self.mapping)
+        if len(pairs) < n:
+            raise MasError(f"only {len(pairs)} of {3 * n} pairs carry the whole causal state; turn whole_state off")
+        return pairs.subset(slice(0, n))
+
+    def latents(self, seed: int) -> LatentPairs:
+        """Training pairs with recorded latents of the inaccessible model at their counterfactual values."""
+        if seed not in self._latents:
+            inac = self.spec.inaccessible
+            bank = record_latents(self.adapters[inac], self.spec.site, self.task, self.spec.latent_sequences, seed)
+            self._latents[seed] = attach_latents(self.pairs(seed)[0], bank, self.task, self.task, self.mapping, seed)
+        return self._latents[seed]
+
+
+def whole_state_pairs(pairs: PairSet, task: CausalModel, mapping: dict[str, str]) -> PairSet:
+    """The pairs whose counterfactual variables, at every intervened slot, are all the source's."""
+    keep = []
+    for n, slots in enumerate(counterfactual_values(pairs, task, task, mapping)):
+        source = task.trace(trimmed(pairs.source_tokens[n]))
+        if all(v is None or v == source[sp] for v, sp in zip(slots, pairs.source_positions[n].tolist())):
+            keep.append(n)
+    return pairs.subset(torch.tensor(keep, dtype=torch.long))
+
+
+def summarise(iia: dict[str, float], inaccessible: int) -> dict[str, float]:
+    """Headline numbers of a row: mean self and cross IIA, and the Access / No Access directions."""
+    out: dict[str, float] = {}
+    for name, keys in (("self", ["0->0", "1->1"]), ("cross", ["0->1", "1->0"])):
+        if all(k in iia for k in keys):
+            out[name] = sum(iia[k] for k in keys) / len(keys)
+    acc = 1 - inaccessible
+    access, no_access = f"{inaccessible}->{acc}", f"{acc}->{inaccessible}"
+    if access in iia and no_access in iia:
+        out["access"], out["no_access"] = iia[access], iia[no_access]
+    return out
+
+
+def run_job(context: SweepContext, job: SweepJob) -> dict:
+    """Train one site map and score it on held-out pairs, free-running."""
+    spec = context.spec
+    start = time.perf_counter()
+    sites = [spec.site, spec.site]
+    widths = context.widths()
+    job_plan = plan(job, spec, widths)
+    config = AlignConfig(
+        k=job.size if isinstance(job_plan.site_map, Interchange) else 1, steps=spec.steps, lr=spec.lr,
+        batch_size=spec.batch_size, seed=job.seed, eval_every=spec.eval_every, cl_weight=spec.cl_weight,
+    )
+    trainer = AlignmentTrainer(context.adapters, sites, config, job_plan.site_map, state_cache=context.states)
+    train, validation, test = context.pairs(job.seed)
+    latents = {d: context.latents(job.seed) for d in job_plan.latent}
+    fit = trainer.fit(
+        {d: train for d in job_plan.behaviour}, {d: validation for d in job_plan.scored},
+        show_progress=False, latents=latents, select=job_plan.select,
+    )
+    scores = evaluate_iia(trainer, fit.rotations, {d: test for d in job_plan.scored})
+    iia = scores_json(scores)
+    row = {
+        "method": job.method, "size": job.size, "seed": job.seed, "iia": iia, "token_iia": scores_json(scores, "token"),
+        **summarise(iia, spec.inaccessible), "steps": fit.steps, "selected_step": fit.selected_step,
+        "seconds": round(time.perf_counter() - start, 2), "models": [a.name for a in context.adapters],
+    }
+    if latents:
+        row["latent_pairs"], row["latent_pairs_dropped"] = len(context.latents(job.seed)), context.latents(job.seed).dropped
+    return row
+
+
+def run_sweep(spec: SweepSpec, table: Path, show_progress: bool = True) -> list[dict]:
+    """Run every job of `spec` not yet in `table`, appending a row per finished job; all rows of `spec`."""
+    fingerprint = spec.fingerprint()
+    done = {r.get("key") for r in read_table(table)}
+    todo = [j for j in spec.jobs() if row_key(fingerprint, j) not in done]
+    context = SweepContext(spec)
+    widths = context.widths()
+    plans = [plan(job, spec, widths) for job in todo]
+    for job_plan in plans:  # refuse the whole grid, then pairs that find no latents, before any row is written
+        job_plan.site_map.check(widths)
+    for job, job_plan in zip(todo, plans):
+        if job_plan.latent:
+            context.latents(job.seed)
+    with progress_bar(show_progress) as bar:
+        task = bar.add_task("sweep", total=len(spec.jobs()), completed=len(spec.jobs()) - len(todo), status="")
+        for job in todo:
+            bar.update(task, status=f"{job.method} size {job.size} seed {job.seed}")
+            row = run_job(context, job)
+            append_row(table, {"key": row_key(fingerprint, job), "spec": fingerprint, **row})
+            bar.advance(task)
+    wanted = {row_key(fingerprint, j) for j in spec.jobs()}
+    return [r for r in read_table(table) if r.get("key") in wanted]
+
+
+def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """A flat CSV of `rows` (missing values left empty), written atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(Path(path), buffer.getvalue().encode())
+
+
+__all__ = ["SweepJob", "SweepSpec", "read_table", "run_sweep", "summarise", "write_csv"]
