@@ -39,7 +39,7 @@ def test_models_table_and_figure_3b(tmp_path: Path) -> None:
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert [r["family"] for r in summary["rows"]] == ["multi_object", "rounding"]
     assert {"figure_3b.png", "table.csv", "results.json"} <= {p.name for p in out.iterdir()}
-    assert (out / "table.csv").read_text().splitlines()[0].startswith("family,reference_model,family_model,ref->ref")
+    assert (out / "table.csv").read_text().splitlines()[0].startswith("family,reference_model,family_model,family_accuracy,ref->ref")
     assert len(list((tmp_path / "figure.parts").iterdir())) == 5  # DAS of 3 models, MAS with 2 families
 
     again = runner.invoke(app, args)  # every run is reused, so the table is the same
