@@ -1,0 +1,58 @@
+"""`mas figure 2ab`: MAS beside CKA and RSA for GRU–GRU and GRU–transformer comparisons."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mas.cli import JSON_HELP, RUNS, emit_json, err_console, figure_command, out_console
+from mas.errors import MasError
+from mas.experiments.figure_2ab import PANELS, Figure2abConfig, run_figure_2ab
+
+
+def _seeds(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s.strip()]
+
+
+@figure_command("2ab")
+def figure_2ab(
+    models_dir: Path = typer.Option(RUNS / "models", help="Where the task models are kept (trained when missing)."),
+    out: Path = typer.Option(RUNS / "figure_2ab", help="Run folder."),
+    gru_seeds: str = typer.Option("0,1", help="Comma-separated GRU seeds (at least two)."),
+    transformer_seeds: str = typer.Option("0,1", help="Comma-separated 2-layer transformer seeds."),
+    steps: int = typer.Option(600, help="Maximum MAS steps per run."),
+    train_pairs: int = typer.Option(4096, help="MAS training pairs per direction."),
+    test_pairs: int = typer.Option(1000, help="Held-out pairs per direction."),
+    k_hidden: int = typer.Option(32, help="Aligned subspace size at the hidden state."),
+    k_embed: int = typer.Option(32, help="Aligned subspace size at the embeddings."),
+    repeats: int = typer.Option(10, help="Row subsamples for CKA and RSA."),
+    rows: int = typer.Option(1000, help="Rows per subsample."),
+    seed: int = typer.Option(0),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Figures 2a/2b: MAS IIA, linear CKA and cosine/Spearman RSA at embeddings and hidden states."""
+    try:
+        gru, transformer = _seeds(gru_seeds), _seeds(transformer_seeds)
+    except ValueError:
+        raise MasError(f"seeds are comma-separated integers, e.g. '0,1'; got {gru_seeds!r}, {transformer_seeds!r}") from None
+    cfg = Figure2abConfig(models_dir=models_dir, gru_seeds=gru, transformer_seeds=transformer, steps=steps,
+                          train_pairs=train_pairs, test_pairs=test_pairs, k_hidden=k_hidden, k_embed=k_embed,
+                          repeats=repeats, rows=rows, seed=seed)
+    start = time.perf_counter()
+    results = run_figure_2ab(cfg, out, log=lambda line: err_console.print(line, highlight=False))
+    table = Table(title="Figures 2a/2b: cross (mean ± std) and self values")
+    for column in ("panel", "site", "measure", "cross", "self GRU", "self transformer", "control"):
+        table.add_column(column, justify="left" if column in ("panel", "site", "measure") else "right")
+    for e in results["summary"]:
+        cross = f"{e['cross_mean']:.3f} ± {e['cross_std']:.3f}"
+        table.add_row(f"{e['panel']} {PANELS[e['panel']]}", e["site"], e["measure"], cross,
+                      *("-" if e[k] is None else f"{e[k]:.3f}" for k in ("self_gru", "self_transformer", "control")))
+    out_console.print(table)
+    seconds = round(time.perf_counter() - start, 1)
+    out_console.print(f"{seconds:.0f} s; figure, table.csv and results.json in {out}/")
+    if json_out:
+        emit_json({"summary": results["summary"], "seconds": seconds, "run": str(out),
+                   "png": str(out / "figure_2ab.png"), "table": str(out / "table.csv")})

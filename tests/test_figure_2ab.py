@@ -1,0 +1,102 @@
+"""`mas similarity` and `mas figure 2ab` end to end on tiny models, and their one-line errors."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mas.cli import app
+from mas.experiments.figure_2ab import MEASURES, SITES
+from mas.io import read_json
+from mas.models import TaskModelConfig, TransformerModel, save_checkpoint
+from mas.tasks import MultiObject
+
+runner = CliRunner()
+SMALL = ["--repeats", "2", "--rows", "200"]
+
+
+def run(*args: object):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def last_json(result) -> dict:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_one_line_error(result, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and "error:" in lines[0] and text in lines[0], result.output
+
+
+def test_similarity_prints_a_table_and_json(tiny_gru_folders: list[Path]) -> None:
+    result = run("similarity", *tiny_gru_folders, "--measures", "cka_linear,rsa_cosine_spearman", *SMALL, "--json")
+    summary = last_json(result)
+    assert "cka_linear" in result.stdout and "±" in result.stdout
+    assert set(summary["measures"]) == {"cka_linear", "rsa_cosine_spearman"}
+    for stats in summary["measures"].values():
+        assert len(stats["values"]) == 2 and 0.0 < stats["mean"] < 1.0
+    same = [tiny_gru_folders[0]] * 2
+    itself = last_json(run("similarity", *same, "--site", "hidden,hidden", *SMALL, "--json"))
+    assert len(itself["measures"]) > 2
+    assert itself["measures"]["cka_linear"]["mean"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("args", "text"),
+    [
+        (["--site", "layers.0"], "unknown site"),
+        (["--measures", "cka_nope"], "cka_nope"),
+        (["--rows", "100000"], "rows"),
+        (["--site", "hidden,embed,hidden"], "one site or two"),
+    ],
+)
+def test_similarity_bad_input_is_one_line(tiny_gru_folders: list[Path], args: list[str], text: str) -> None:
+    assert_one_line_error(run("similarity", *tiny_gru_folders, *args), text)
+
+
+def test_similarity_missing_model_is_one_line(tmp_path: Path) -> None:
+    assert_one_line_error(run("similarity", tmp_path / "a", tmp_path / "b"), "missing model folder")
+
+
+@pytest.fixture
+def models_dir(tiny_gru_folders: list[Path], tmp_path: Path) -> Path:
+    """Tiny GRUs under the names the figure looks for, beside an untrained tiny transformer."""
+    folder = tmp_path / "models"
+    for seed, gru in enumerate(tiny_gru_folders):
+        shutil.copytree(gru, folder / f"multi_object-gru-s{seed}")
+    task = MultiObject(max_count=8, void_prob=0.2)
+    config = TaskModelConfig(arch="transformer", task="multi_object", task_options={"max_count": 8, "void_prob": 0.2},
+                             vocab_size=task.vocab_size, width=48)
+    save_checkpoint(folder / "multi_object-transformer-s0", TransformerModel(task.vocab_size, width=48), config)
+    return folder
+
+
+def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fig"
+    result = run("figure", "2ab", "--models-dir", models_dir, "--out", out, "--transformer-seeds", "0", "--steps", "2",
+                 "--train-pairs", "64", "--test-pairs", "32", "--k-hidden", "8", "--k-embed", "8", *SMALL, "--json")
+    summary = last_json(result)["summary"]
+    assert {(e["panel"], e["site"], e["measure"]) for e in summary} == {
+        (p, s, m) for p in "ab" for s in SITES for m in MEASURES
+    }
+    for entry in summary:
+        assert 0.0 <= entry["cross_mean"] <= 1.0 + 1e-9 and entry["self_gru"] is not None
+        assert (entry["self_transformer"] is None) == (entry["panel"] == "a")
+        if entry["measure"] != "mas_iia":
+            assert entry["self_gru"] == pytest.approx(1.0)
+    assert {p.name for p in out.iterdir()} == {"figure_2ab.png", "table.csv", "results.json", "mas"}
+    assert len(list((out / "mas").iterdir())) == 4
+    saved = read_json(out / "results.json")
+    assert saved["summary"] == summary
+    lines = (out / "table.csv").read_text().splitlines()
+    assert lines[0].startswith("panel,site,model_a") and len(lines) == 1 + len(saved["rows"])
+
+
+def test_failed_figure_run_leaves_no_output(models_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fig"
+    assert_one_line_error(run("figure", "2ab", "--models-dir", models_dir, "--out", out, "--rows", "1000000"), "rows")
+    assert not out.exists() and list(tmp_path.glob(".fig*")) == []
