@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from mas.align import AlignConfig, AlignmentTrainer, Rotations, all_directions
-from mas.align.interchange import DirectionPart, read_source_states, stacked_batch
+from mas.align.interchange import DirectionPart, read_source_states, stacked_batch, write_aligned
 from mas.models import GRUModel, TaskModelAdapter
 from mas.tasks import MultiObject
 from mas.tasks.pairs import IGNORE, build_pairs
@@ -33,7 +33,9 @@ def plain_steps(adapters, site, pairs, directions, k, batch, steps) -> float:  #
             rows = pairs.subset(torch.randint(len(pairs), (batch,), generator=generator))
             states = read_source_states(adapters[s], site, rows)  # recomputed every step
             qs, qt = rotations.matrices()[s], rotations.matrices()[t]  # rebuilt on every use
-            tokens, labels, edit = stacked_batch(site, [DirectionPart(rows, states, qs[:, :k])], qt[:, :k])
+            encoded = states.to(qs.dtype) @ qs[:, :k]
+            part = DirectionPart(rows, encoded)
+            tokens, labels, edit = stacked_batch(site, [part], lambda z, own: write_aligned(z, own, qt[:, :k], True))
             logits = adapters[t].run(tokens, edit, None, labels != IGNORE)
             F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE).backward()
         optimizer.step()

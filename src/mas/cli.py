@@ -17,6 +17,7 @@ from rich.table import Table
 
 from mas.align import AlignConfig
 from mas.errors import MasError
+from mas.io import write_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model Alignment Search: causal similarity between networks.")
 figure_app = typer.Typer(no_args_is_help=True, help="Reproduce a figure of the paper: a PNG plus the table behind it.")
@@ -149,7 +150,8 @@ def demo(
     steps: int = typer.Option(600, help="Maximum MAS steps."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Multi-Object GRU vs GRU (two seeds): train or reuse both, run MAS, print the IIA matrix."""
+    """Multi-Object GRU vs GRU (two seeds): train or reuse both, run MAS, print IIA beside CKA and RSA."""
+    from mas.experiments.activations import model_activations, repeated_similarity, summarize
     from mas.experiments.alignment import AlignmentJob, run_alignment
     from mas.models.training import TrainConfig, ensure_model
 
@@ -157,8 +159,16 @@ def demo(
     folders = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), models_dir) for s in (0, 1)]
     job = AlignmentJob(models=folders, sites=["hidden"], align=AlignConfig(k=32, steps=steps))
     results = run_alignment(job, out)
+    x, y = model_activations(folders, ["hidden", "hidden"])
+    correlational = summarize(repeated_similarity(x, y, ["cka_linear", "rsa_cosine_spearman"]))
+    write_json(out / "similarity.json", correlational)
     results["seconds"] = round(time.perf_counter() - start, 2)
-    report(results, out, json_out)
+    report(results, out, json_out=False)
+    for name, stats in correlational.items():
+        out_console.print(f"{name} (hidden, 10 × 1000 rows): {stats['mean']:.3f} ± {stats['std']:.3f}")
+    if json_out:
+        emit_json({"iia": results["iia"], "control_iia": results["control_iia"], "seconds": results["seconds"],
+                   "run": str(out), **{name: stats["mean"] for name, stats in correlational.items()}})
 
 
 # Commands of the other studies live in mas.commands, one module each, and register themselves.
