@@ -36,6 +36,13 @@ def direction_key(direction: Direction) -> str:
     return f"{direction[0]}->{direction[1]}"
 
 
+def check_cl_weight(value: float) -> float:
+    """ε weighs the counterfactual-latent loss; a negative weight would reward distance from the latent."""
+    if value < 0:
+        raise MasError(f"the CL loss weight ε must be ≥ 0, not {value}")
+    return value
+
+
 class AlignConfig(BaseModel):
     """Optimisation settings; the defaults are the reference defaults for numeric-task hidden states."""
 
@@ -52,9 +59,7 @@ class AlignConfig(BaseModel):
     @field_validator("cl_weight")
     @classmethod
     def _non_negative(cls, value: float) -> float:
-        if value < 0:
-            raise MasError(f"the CL loss weight ε must be ≥ 0, not {value}")
-        return value
+        return check_cl_weight(value)
 
 
 @dataclass

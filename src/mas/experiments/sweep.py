@@ -37,6 +37,7 @@ from mas.align import (
 )
 from mas.align.counterfactual_latents import counterfactual_values, trimmed
 from mas.align.maps import SiteMap
+from mas.align.trainer import check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
@@ -92,9 +93,7 @@ class SweepSpec(BaseModel):
     @field_validator("cl_weight")
     @classmethod
     def _non_negative(cls, value: float) -> float:
-        if value < 0:
-            raise MasError(f"the CL loss weight ε must be ≥ 0, not {value}")
-        return value
+        return check_cl_weight(value)
 
     @field_validator("ks", "ranks")
     @classmethod
