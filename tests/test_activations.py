@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from mas.errors import MasError
-from mas.experiments.activations import comparison_tokens, model_activations, repeated_similarity, row_subsets, summarize
+from mas.experiments.activations import (
+    comparison_tokens,
+    model_activations,
+    repeated_similarity,
+    row_subsets,
+    summarize,
+)
 from mas.tasks import MultiObject
 from mas.tasks.base import PAD
 

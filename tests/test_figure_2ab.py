@@ -92,7 +92,11 @@ def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path) 
             assert entry["self_gru"] == pytest.approx(1.0)
     assert {p.name for p in out.iterdir()} == {"figure_2ab.png", "table.csv", "results.json", "mas"}
     # Panel a: one GRU pair; panel b: each of the 2 GRUs with the (cycled) transformer; 2 sites each.
-    assert len(list((out / "mas").iterdir())) == (1 + 2) * 2
+    runs = sorted((out / "mas").iterdir())
+    assert len(runs) == (1 + 2) * 2
+    # One swapped embedding names a token, not a count: the embeddings are aligned stepwise.
+    modes = {run.name.split("-")[1]: read_json(run / "results.json")["job"]["mode"] for run in runs}
+    assert modes == {"embeddings": "stepwise", "hidden": "single"}
     saved = read_json(out / "results.json")
     assert saved["summary"] == summary
     lines = (out / "table.csv").read_text().splitlines()

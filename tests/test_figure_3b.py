@@ -30,6 +30,8 @@ def test_models_table_and_figure_3b(tmp_path: Path) -> None:
     rows = json.loads(listed.output.strip().splitlines()[-1])["models"]
     assert [(r["task"], r["seed"]) for r in rows] == [("multi_object", 0), ("multi_object", 1), ("rounding", 0)]
     assert all(r["steps"] == 10 and 0 <= r["heldout_accuracy"] <= 1 for r in rows)
+    assert all(list(r["heldout_by_size"]) == ["4"] and 0 <= r["heldout_by_size"]["4"] <= 1 for r in rows)
+    assert "4:" in runner.invoke(app, ["models", "--models-dir", str(models)]).output
 
     out = tmp_path / "figure"
     args = ["figure", "3b", "--models-dir", str(models), "--out", str(out), "--families", "multi_object,rounding",

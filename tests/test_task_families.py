@@ -8,17 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mas.errors import MasError
-from mas.tasks import (
-    EOS,
-    TASKS,
-    Arithmetic,
-    CausalModel,
-    Modulo,
-    MultiObject,
-    Rounding,
-    SameObject,
-    make_task,
-)
+from mas.tasks import EOS, TASKS, Arithmetic, CausalModel, Modulo, MultiObject, Rounding, SameObject, make_task
 from mas.tasks.pairs import IGNORE, PairSet, build_pairs
 
 FAMILIES = ("same_object", "rounding", "modulo", "arithmetic")

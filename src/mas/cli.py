@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import torch
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -27,6 +26,11 @@ err_console = Console(stderr=True)
 
 RUNS = Path("runs")
 JSON_HELP = "Make the last stdout line one JSON object with the results."
+
+
+def log_line(line: str) -> None:
+    """A progress line on stderr, never wrapped, so logs stay one line per event."""
+    err_console.print(line, highlight=False, soft_wrap=True)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:

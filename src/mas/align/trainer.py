@@ -19,7 +19,14 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from mas.align.counterfactual_latents import LatentPairs
-from mas.align.interchange import DirectionPart, Interchange, correct_predictions, read_source_states, read_states, stacked_batch
+from mas.align.interchange import (
+    DirectionPart,
+    Interchange,
+    correct_predictions,
+    read_source_states,
+    read_states,
+    stacked_batch,
+)
 from mas.align.losses import counterfactual_latent_loss, per_direction_ce
 from mas.align.maps import Direction, SiteMap
 from mas.errors import MasError

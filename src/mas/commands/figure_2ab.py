@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, RUNS, emit_json, err_console, figure_command, out_console
+from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, log_line, out_console
 from mas.errors import MasError
 from mas.experiments.figure_2ab import PANELS, Figure2abConfig, run_figure_2ab
 
@@ -28,6 +28,8 @@ def figure_2ab(
     test_pairs: int = typer.Option(1000, help="Held-out pairs per direction."),
     k_hidden: int = typer.Option(32, help="Aligned subspace size at the hidden state."),
     k_embed: int = typer.Option(32, help="Aligned subspace size at the embeddings."),
+    embedding_mode: str = typer.Option("stepwise", help="MAS pairs at the embeddings: stepwise or single."),
+    hidden_mode: str = typer.Option("single", help="MAS pairs at the hidden state: single or stepwise."),
     repeats: int = typer.Option(10, help="Row subsamples for CKA and RSA."),
     rows: int = typer.Option(1000, help="Rows per subsample."),
     seed: int = typer.Option(0),
@@ -40,9 +42,9 @@ def figure_2ab(
         raise MasError(f"seeds are comma-separated integers, e.g. '0,1'; got {gru_seeds!r}, {transformer_seeds!r}") from None
     cfg = Figure2abConfig(models_dir=models_dir, gru_seeds=gru, transformer_seeds=transformer, steps=steps,
                           train_pairs=train_pairs, test_pairs=test_pairs, k_hidden=k_hidden, k_embed=k_embed,
-                          repeats=repeats, rows=rows, seed=seed)
+                          embedding_mode=embedding_mode, hidden_mode=hidden_mode, repeats=repeats, rows=rows, seed=seed)
     start = time.perf_counter()
-    results = run_figure_2ab(cfg, out, log=lambda line: err_console.print(line, highlight=False))
+    results = run_figure_2ab(cfg, out, log=log_line)
     table = Table(title="Figures 2a/2b: cross (mean ± std) and self values")
     for column in ("panel", "site", "measure", "cross", "self GRU", "self transformer", "control"):
         table.add_column(column, justify="left" if column in ("panel", "site", "measure") else "right")

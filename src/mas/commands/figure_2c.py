@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, out_console, print_matrix
+from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, log_line, out_console, print_matrix
 
 PROFILE = "Default: the CPU profile for the shipped SmolLM2 GGUF, the paper's for any other base."
 
@@ -43,7 +43,7 @@ def figure_2c(
         finetune_steps=finetune_steps, finetune_lr=finetune_lr, lora_rank=lora_rank, site=site, k=k, length=length,
         align_steps=align_steps, align_batch=align_batch, align_lr=align_lr, pairs=pairs, test_pairs=test_pairs, seed=seed,
     )
-    results = run_figure_2c(cfg, out, log=lambda line: out_console.print(line, highlight=False))
+    results = run_figure_2c(cfg, out, log=log_line)
     print_matrix("held-out token IIA (rows: source, columns: target)", results["models"], results["token_matrix"])
     for key, g in results["groups"].items():
         out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (range {g['min']:.3f}-{g['max']:.3f}, n={g['n']})")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, RUNS, emit_json, err_console, figure_command, out_console
+from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, log_line, out_console
 from mas.experiments.figure_3b import BARS, FAMILIES, Figure3bConfig, run_figure_3b
 
 
@@ -35,7 +35,7 @@ def figure_3b(
         validation_pairs=validation_pairs, test_pairs=test_pairs,
     )
     start = time.perf_counter()
-    results = run_figure_3b(cfg, out, log=lambda line: err_console.print(line, highlight=False))
+    results = run_figure_3b(cfg, out, log=log_line)
     table = Table(title=f"Figure 3b: held-out IIA of the count variable, k={k}")
     table.add_column("family")
     for bar in BARS:

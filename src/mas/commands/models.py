@@ -20,7 +20,8 @@ def list_models(models_dir: Path) -> list[dict]:
     for folder in sorted(p for p in models_dir.iterdir() if (p / "config.json").is_file()):
         _, cfg = load_checkpoint(folder)
         rows.append({"folder": folder.name, "task": cfg.task, "arch": cfg.arch, "seed": cfg.seed,
-                     "steps": cfg.steps, "heldout_accuracy": cfg.heldout_accuracy})
+                     "steps": cfg.steps, "heldout_accuracy": cfg.heldout_accuracy,
+                     "heldout_by_size": cfg.heldout_by_size})
     return rows
 
 
@@ -29,14 +30,15 @@ def models(
     models_dir: Path = typer.Option(RUNS / "models", help="Where `mas train` keeps its models."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """List the trained task models: task, architecture, seed, steps and held-out accuracy."""
+    """List the trained task models: task, architecture, seed, steps and held-out accuracy (per size too)."""
     rows = list_models(models_dir)
     table = Table(title=f"task models in {models_dir}")
-    for column in ("folder", "task", "arch", "seed", "steps", "held-out acc"):
-        table.add_column(column, justify="right" if column in ("seed", "steps", "held-out acc") else "left")
+    for column in ("folder", "task", "arch", "seed", "steps", "held-out acc", "by held-out size"):
+        table.add_column(column, justify="left" if column in ("folder", "task", "arch", "by held-out size") else "right")
     for r in rows:
         accuracy = "-" if r["heldout_accuracy"] is None else f"{r['heldout_accuracy']:.3f}"
-        table.add_row(r["folder"], r["task"], r["arch"], str(r["seed"]), str(r["steps"]), accuracy)
+        sizes = " ".join(f"{size}:{value:.2f}" for size, value in r["heldout_by_size"].items()) or "-"
+        table.add_row(r["folder"], r["task"], r["arch"], str(r["seed"]), str(r["steps"]), accuracy, sizes)
     out_console.print(table)
     if json_out:
         emit_json({"models": rows})

@@ -10,7 +10,12 @@ from rich.table import Table
 from mas.cli import JSON_HELP, command, emit_json, out_console
 from mas.errors import MasError
 from mas.experiments.activations import (
-    REPEATS, ROWS, SEQUENCES_PER_COUNT, model_activations, repeated_similarity, summarize,
+    REPEATS,
+    ROWS,
+    SEQUENCES_PER_COUNT,
+    model_activations,
+    repeated_similarity,
+    summarize,
 )
 from mas.similarity import MEASURES
 

@@ -6,16 +6,18 @@ own self directions give each model's value against itself) and once correlation
 and cosine/Spearman RSA on the same stimuli, mean over row subsamples; a model against itself gives
 the reference value). Pairs and stimuli come from the first model's task, so the GRU comes first:
 GRUs are trained without void tokens. Models are trained on first use.
+
+At the embeddings MAS uses stepwise pairs by default: one swapped token embedding names a token, not
+a count, so a single-position swap there cannot move the count however well the spaces align, while
+swapping every embedding up to t moves it exactly when the aligned subspace carries the token types.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from itertools import combinations
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field
 from mas.align import AlignConfig
 from mas.experiments.activations import model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
-from mas.io import atomic_write_bytes, staged_folder, write_json
+from mas.io import staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import plt, save_figure
 
@@ -46,6 +48,8 @@ class Figure2abConfig(BaseModel):
     k_hidden: int = Field(32, ge=1)
     k_embed: int = Field(32, ge=1, description="the hidden-state k by default, so the two sites differ only in place")
     steps: int = Field(600, ge=1, description="maximum MAS steps per run")
+    embedding_mode: Literal["single", "stepwise"] = "stepwise"
+    hidden_mode: Literal["single", "stepwise"] = "single"
     train_pairs: int = Field(4096, ge=1)
     test_pairs: int = Field(1000, ge=1)
     repeats: int = Field(10, ge=1)
@@ -64,6 +68,9 @@ class Figure2abConfig(BaseModel):
 
     def k(self, site: str) -> int:
         return self.k_hidden if site == "hidden" else self.k_embed
+
+    def mode(self, site: str) -> Literal["single", "stepwise"]:
+        return self.hidden_mode if site == "hidden" else self.embedding_mode
 
 
 def run_figure_2ab(
@@ -88,7 +95,7 @@ def run_figure_2ab(
         results = {"summary": summary, "rows": rows, "seconds": round(time.perf_counter() - start, 1),
                    "config": cfg.model_dump(mode="json")}
         write_json(folder / "results.json", results)
-        atomic_write_bytes(folder / "table.csv", _csv(rows).encode())
+        write_csv(folder / "table.csv", rows, COLUMNS)
         plot_figure_2ab(summary, folder / "figure_2ab.png")
     return results
 
@@ -102,7 +109,8 @@ def _compare(
     names = [p.name for p in paths]
     x, y = model_activations(paths, sites, cfg.per_count, cfg.seed)  # first: bad sites or rows fail before MAS
     align = AlignConfig(k=cfg.k(site), steps=cfg.steps, seed=cfg.seed)
-    job = AlignmentJob(models=paths, sites=sites, train_pairs=cfg.train_pairs, test_pairs=cfg.test_pairs, align=align)
+    job = AlignmentJob(models=paths, sites=sites, mode=cfg.mode(site), train_pairs=cfg.train_pairs,
+                       test_pairs=cfg.test_pairs, align=align)
     mas = run_alignment(job, run, show_progress)
 
     def row(kind: str, measure: str, pair: tuple[int, int], values: list[float]) -> dict:
@@ -142,14 +150,6 @@ def summarize_rows(rows: list[dict]) -> list[dict]:
                 entry["control"] = float(np.mean(controls)) if controls else None
                 summary.append(entry)
     return summary
-
-
-def _csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def plot_figure_2ab(summary: list[dict], path: Path) -> None:

@@ -8,41 +8,28 @@ so an interrupted figure resumes from its table.
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from mas.experiments.sweep import SweepSpec, run_sweep, write_csv
-from mas.io import staged_folder, write_json
-from mas.models.training import TrainConfig, ensure_model
+from mas.experiments.sweep import SweepFigure, SweepSpec, run_sweep_figure
 from mas.plots import plt, save_figure
 
 HEADLINE = {"das": "self", "mas": "cross", "stitch": "cross"}
 LABELS = {"das": "DAS (k)", "mas": "MAS (k)", "stitch": "Stitching (rank r)"}
 
 
-class Figure2d(BaseModel):
+class Figure2d(SweepFigure):
     """The grid and the budget; the defaults took about 40 min on two heavily shared CPU cores."""
 
-    models_dir: Path = Path("runs/models")
-    model_seeds: tuple[int, int] = (0, 1)
     ks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64])
     ranks: list[int] = Field(default_factory=lambda: [1, 4, 16, 128])
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     steps: int = Field(150, ge=1)
-    lr: float = Field(5e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    train_pairs: int = Field(4096, ge=1)
-    test_pairs: int = Field(1000, ge=1)
     whole_state: bool = Field(True, description="only pairs whose counterfactual state is all the source's (see SweepSpec)")
 
     def spec(self, models: list[Path]) -> SweepSpec:
-        return SweepSpec(
-            models=models, methods=["das", "mas", "stitch"], ks=self.ks, ranks=self.ranks, seeds=self.seeds,
-            steps=self.steps, lr=self.lr, batch_size=self.batch_size, train_pairs=self.train_pairs,
-            test_pairs=self.test_pairs, whole_state=self.whole_state,
-        )
+        return SweepSpec(models=models, methods=["das", "mas", "stitch"], ks=self.ks, ranks=self.ranks,
+                         steps=self.steps, whole_state=self.whole_state, **self.budget())
 
 
 def points(rows: list[dict]) -> list[dict]:
@@ -77,15 +64,11 @@ def plot(points_: list[dict], path: Path) -> None:
 
 def run_figure_2d(config: Figure2d, out: Path, table: Path, show_progress: bool = True) -> dict:
     """Train or reuse both GRUs, run (or resume) the sweep, then write the PNG and its tables."""
-    start = time.perf_counter()
-    models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), config.models_dir, show_progress)
-              for s in config.model_seeds]
-    rows = run_sweep(config.spec(models), table, show_progress)
-    summary = {"points": points(rows), "rows": rows, "config": config.model_dump(mode="json"),
-               "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
-    with staged_folder(out) as folder:
-        plot(summary["points"], folder / "figure_2d.png")
-        write_csv(folder / "figure_2d.csv", [{**r, **{f"iia_{k}": v for k, v in r["iia"].items()}} for r in rows],
-                  ["method", "size", "seed", "self", "cross", "iia_0->0", "iia_1->1", "iia_0->1", "iia_1->0", "steps", "seconds"])
-        write_json(folder / "figure_2d.json", summary)
-    return summary
+
+    def draw(rows: list[dict], png: Path) -> dict:
+        summary = {"points": points(rows)}
+        plot(summary["points"], png)
+        return summary
+
+    columns = ["method", "size", "seed", "self", "cross", "iia_0->0", "iia_1->1", "iia_0->1", "iia_1->0", "steps", "seconds"]
+    return run_sweep_figure(config, config.spec, out, table, "figure_2d", draw, columns, show_progress)

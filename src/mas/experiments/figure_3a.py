@@ -8,35 +8,25 @@ with MAS trained on full access as the dashed upper bound.
 from __future__ import annotations
 
 import statistics
-import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from mas.experiments.sweep import SweepSpec, run_sweep, write_csv
-from mas.io import staged_folder, write_json
-from mas.models.training import TrainConfig, ensure_model
+from mas.experiments.sweep import SweepFigure, SweepSpec, run_sweep_figure
 from mas.plots import plt, save_figure
 
 METHODS = {"clmas": "CLMAS", "latent_stitch": "Latent stitch", "behavioural_stitch": "Behavioural stitch"}
 SIDES = ("access", "no_access")
 
 
-class Figure3a(BaseModel):
+class Figure3a(SweepFigure):
     """Settings of the four trainings; the defaults took 16 min on two heavily shared CPU cores."""
 
-    models_dir: Path = Path("runs/models")
-    model_seeds: tuple[int, int] = (0, 1)
     inaccessible: int = 1
     k: int = Field(32, ge=1, description="subspace size of CLMAS and of the MAS upper bound")
     rank: int = Field(128, ge=1, description="rank of both stitches (the width: full rank)")
     cl_weight: float = 1.0
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     steps: int = Field(250, ge=1)
-    lr: float = Field(5e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    train_pairs: int = Field(4096, ge=1)
-    test_pairs: int = Field(1000, ge=1)
     whole_state: bool = Field(
         False, description="only pairs whose counterfactual state is all the source's (see SweepSpec); off, stitches "
         "must also guess the target's other variables, which CLMAS keeps from the target",
@@ -44,12 +34,9 @@ class Figure3a(BaseModel):
     latent_sequences: int = Field(2000, ge=1)
 
     def spec(self, models: list[Path]) -> SweepSpec:
-        return SweepSpec(
-            models=models, methods=["mas", *METHODS], ks=[self.k], ranks=[self.rank], seeds=self.seeds,
-            steps=self.steps, lr=self.lr, batch_size=self.batch_size, train_pairs=self.train_pairs,
-            test_pairs=self.test_pairs, whole_state=self.whole_state, inaccessible=self.inaccessible, cl_weight=self.cl_weight,
-            latent_sequences=self.latent_sequences,
-        )
+        return SweepSpec(models=models, methods=["mas", *METHODS], ks=[self.k], ranks=[self.rank], steps=self.steps,
+                         whole_state=self.whole_state, inaccessible=self.inaccessible, cl_weight=self.cl_weight,
+                         latent_sequences=self.latent_sequences, **self.budget())
 
 
 def bars(rows: list[dict]) -> list[dict]:
@@ -88,16 +75,12 @@ def plot(bars_: list[dict], path: Path) -> None:
 
 def run_figure_3a(config: Figure3a, out: Path, table: Path, show_progress: bool = True) -> dict:
     """Train or reuse both GRUs, run (or resume) the four trainings, then write the PNG and its tables."""
-    start = time.perf_counter()
-    models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), config.models_dir, show_progress)
-              for s in config.model_seeds]
-    rows = run_sweep(config.spec(models), table, show_progress)
-    summary = {"bars": bars(rows), "rows": rows, "config": config.model_dump(mode="json"),
-               "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
-    with staged_folder(out) as folder:
-        plot(summary["bars"], folder / "figure_3a.png")
-        write_csv(folder / "figure_3a.csv", rows,
-                  ["method", "size", "seed", "access", "no_access", "steps", "selected_step", "latent_pairs",
-                   "latent_pairs_dropped", "seconds"])
-        write_json(folder / "figure_3a.json", summary)
-    return summary
+
+    def draw(rows: list[dict], png: Path) -> dict:
+        summary = {"bars": bars(rows)}
+        plot(summary["bars"], png)
+        return summary
+
+    columns = ["method", "size", "seed", "access", "no_access", "steps", "selected_step", "latent_pairs",
+               "latent_pairs_dropped", "seconds"]
+    return run_sweep_figure(config, config.spec, out, table, "figure_3a", draw, columns, show_progress)

@@ -11,8 +11,6 @@ changed.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from pathlib import Path
 from typing import Callable
@@ -22,7 +20,7 @@ from pydantic import BaseModel, Field
 from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.experiments.cross_task import CrossTaskJob, run_cross_task
-from mas.io import atomic_write_bytes, read_json, staged_folder, write_json
+from mas.io import read_json, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import plt, save_figure
 from mas.tasks import TASKS
@@ -104,17 +102,9 @@ def run_figure_3b(
     results = {"rows": rows, "runs": runs, "seconds": seconds, "config": cfg.model_dump(mode="json")}
     with staged_folder(out) as folder:
         write_json(folder / "results.json", results)
-        atomic_write_bytes(folder / "table.csv", _csv(rows).encode())
+        write_csv(folder / "table.csv", rows, COLUMNS)
         _plot(rows, folder / "figure_3b.png")
     return results
-
-
-def _csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def _plot(rows: list[dict], path: Path) -> None:

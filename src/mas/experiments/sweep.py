@@ -19,21 +19,26 @@ Methods:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal, Sequence
 
 import torch
 from pydantic import BaseModel, Field, field_validator
 
 from mas.align import (
-    AlignConfig, AlignmentTrainer, Direction, Interchange, LatentPairs, LinearStitch, all_directions,
-    attach_latents, record_latents,
+    AlignConfig,
+    AlignmentTrainer,
+    Direction,
+    Interchange,
+    LatentPairs,
+    LinearStitch,
+    all_directions,
+    attach_latents,
+    record_latents,
 )
 from mas.align.counterfactual_latents import counterfactual_values, trimmed
 from mas.align.maps import SiteMap
@@ -41,7 +46,8 @@ from mas.align.trainer import check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
-from mas.io import atomic_write_bytes
+from mas.io import atomic_write_bytes, staged_folder, write_csv, write_json
+from mas.models.training import TrainConfig, ensure_model
 from mas.progress import progress_bar
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
@@ -291,13 +297,49 @@ def run_sweep(spec: SweepSpec, table: Path, show_progress: bool = True) -> list[
     return [r for r in read_table(table) if r.get("key") in wanted]
 
 
-def write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """A flat CSV of `rows` (missing values left empty), written atomically."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_bytes(Path(path), buffer.getvalue().encode())
+class SweepFigure(BaseModel):
+    """What every figure drawn from a GRU-vs-GRU sweep shares: the two models and the training budget."""
+
+    models_dir: Path = Path("runs/models")
+    model_seeds: tuple[int, int] = (0, 1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    lr: float = Field(5e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    train_pairs: int = Field(4096, ge=1)
+    test_pairs: int = Field(1000, ge=1)
+
+    def budget(self) -> dict:
+        """The SweepSpec fields these settings fill."""
+        return {"seeds": self.seeds, "lr": self.lr, "batch_size": self.batch_size, "train_pairs": self.train_pairs,
+                "test_pairs": self.test_pairs}
 
 
-__all__ = ["SweepJob", "SweepSpec", "read_table", "run_sweep", "summarise", "write_csv"]
+def run_sweep_figure(
+    figure: SweepFigure,
+    spec: Callable[[list[Path]], SweepSpec],
+    out: Path,
+    table: Path,
+    name: str,
+    draw: Callable[[list[dict], Path], dict],
+    columns: Sequence[str],
+    show_progress: bool = True,
+) -> dict:
+    """Train or reuse both GRUs, run (or resume) the sweep, then write OUT/<name>.png, .csv and .json.
+
+    `draw(rows, png)` plots the figure and returns its summary (merged into the JSON); the CSV
+    holds one row per sweep row, per-direction IIA flattened into `iia_<direction>` columns.
+    """
+    start = time.perf_counter()
+    models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
+              for s in figure.model_seeds]
+    rows = run_sweep(spec(models), table, show_progress)
+    with staged_folder(out) as folder:
+        summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
+                   "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
+        flat = [{**r, **{f"iia_{k}": v for k, v in r.get("iia", {}).items()}} for r in rows]
+        write_csv(folder / f"{name}.csv", flat, columns)
+        write_json(folder / f"{name}.json", summary)
+    return summary
+
+
+__all__ = ["SweepFigure", "SweepJob", "SweepSpec", "read_table", "run_sweep", "run_sweep_figure", "summarise"]

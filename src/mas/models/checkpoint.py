@@ -29,6 +29,7 @@ class TaskModelConfig(BaseModel):
     steps: int = 0
     heldout_accuracy: float | None = None
     heldout_counts: list[int] = Field(default_factory=list)
+    heldout_by_size: dict[int, float] = Field(default_factory=dict, description="held-out accuracy per size")
 
     def build_task(self) -> CausalModel:
         return make_task(self.task, **self.task_options)

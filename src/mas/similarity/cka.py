@@ -17,7 +17,6 @@ from typing import Callable
 import numpy as np
 
 from mas.errors import MasError
-from mas.similarity._linalg import euclidean_distances, gram, t_matmul
 from mas.similarity._input import (
     DEFAULT_CHUNK_ROWS,
     MAX_GRAM_ROWS,
@@ -34,6 +33,7 @@ from mas.similarity._input import (
     unit_rows,
     zscore_map,
 )
+from mas.similarity._linalg import euclidean_distances, gram, t_matmul
 
 
 class _Moments:

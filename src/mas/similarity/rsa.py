@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from mas.errors import MasError
-from mas.similarity._linalg import euclidean_distances, gram
 from mas.similarity._input import Array, as_matrix, check_gram_size, check_pair, load, unit_rows
+from mas.similarity._linalg import euclidean_distances, gram
 
 METRICS = ("cosine", "euclidean", "correlation")
 COMPARISONS = ("spearman", "pearson")

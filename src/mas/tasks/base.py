@@ -29,6 +29,8 @@ class CausalModel(ABC):
 
     name: ClassVar[str]
     variables: ClassVar[tuple[str, ...]]
+    # Sizes never trained on, kept to test that a trained model generalises.
+    heldout_sizes: ClassVar[tuple[int, ...]] = (4, 9, 14, 17)
 
     @property
     @abstractmethod
