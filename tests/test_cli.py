@@ -63,6 +63,21 @@ def test_unknown_task(tmp_path: Path) -> None:
     assert_one_line_error(run("train", "--task", "juggling", "--out", tmp_path / "m"), "unknown task")
 
 
+def test_train_reports_each_heldout_size(tmp_path: Path) -> None:
+    result = run("train", "--task", "modulo", "--width", "16", "--max-steps", "2", "--heldout", "5,6",
+                 "--out", tmp_path / "m", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["steps"] == 2 and list(summary["heldout_by_size"]) == ["5", "6"]
+    assert "by size 5:" in result.stdout
+
+
+@pytest.mark.parametrize(("heldout", "message"), [("4,x", "comma-separated"), (",".join(map(str, range(1, 21))), "held out")])
+def test_train_bad_heldout_sizes(tmp_path: Path, heldout: str, message: str) -> None:
+    assert_one_line_error(run("train", "--heldout", heldout, "--out", tmp_path / "m"), message)
+    assert not (tmp_path / "m").exists()
+
+
 def test_missing_and_corrupt_checkpoints(tiny_gru_folders: list[Path], tmp_path: Path) -> None:
     assert_one_line_error(run(*align_args([tmp_path / "absent"], tmp_path / "r")), "missing model folder")
     broken = tmp_path / "broken"

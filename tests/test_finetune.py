@@ -4,36 +4,24 @@ import json
 
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
 from mas.errors import MasError
 from mas.lm.data import load_texts, unescape
 from mas.lm.finetune import FinetuneConfig, finetune
 from mas.models.hf import HFAdapter, load_tokenizer
+from tiny_lm import tiny_llama, word_tokenizer
 
 WORDS = ["<pad>", "<eos>", "<unk>", "you", "are", "nice", "rude", "very", "a", "person", "idiot", "friend"]
 
 
 @pytest.fixture()
 def tokenizer() -> PreTrainedTokenizerFast:
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    return word_tokenizer(WORDS)
 
 
 def tiny() -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(WORDS),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=64,
-    )
-    return LlamaForCausalLM(config)
+    return tiny_llama(len(WORDS))
 
 
 @pytest.fixture()

@@ -4,28 +4,18 @@ import time
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 
 from mas.errors import MasError
 from mas.models.hf import HFAdapter, load_tokenizer
 from mas.models.intervention import Intervention
+from tiny_lm import tiny_llama
 
 VOCAB, WIDTH, LAYERS, CONTEXT = 48, 32, 3, 64
 
 
 @pytest.fixture(scope="module")
 def adapter() -> HFAdapter:
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=WIDTH,
-        intermediate_size=64,
-        num_hidden_layers=LAYERS,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=CONTEXT,
-    )
-    return HFAdapter(LlamaForCausalLM(config), name="tiny")
+    return HFAdapter(tiny_llama(VOCAB, width=WIDTH, layers=LAYERS, kv_heads=2, context=CONTEXT), name="tiny")
 
 
 @pytest.fixture(scope="module")

@@ -5,14 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from typer.testing import CliRunner
 
 from mas.align import AlignConfig
 from mas.cli import app
 from mas.experiments.lm_alignment import LMAlignmentJob, run_lm_alignment
+from tiny_lm import tiny_llama, word_tokenizer
 
 WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
 runner = CliRunner()
@@ -22,16 +20,11 @@ runner = CliRunner()
 def model_folders(tmp_path_factory) -> list[Path]:
     """Two tiny Llamas (width 32) saved with a word-level tokenizer, as a user's local models."""
     root = tmp_path_factory.mktemp("lms")
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    tokenizer = word_tokenizer(WORDS)
     folders = []
     for seed in (0, 1):
-        torch.manual_seed(seed)
-        config = LlamaConfig(vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                             num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64)
         folder = root / f"tiny{seed}"
-        LlamaForCausalLM(config).save_pretrained(folder)
+        tiny_llama(len(WORDS), seed).save_pretrained(folder)
         tokenizer.save_pretrained(folder)
         folders.append(folder)
     return folders

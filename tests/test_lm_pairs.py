@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 import torch
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import PreTrainedTokenizerFast
 
 from mas.errors import MasError
 from mas.lm.pairs import build_lm_pair_sets, build_lm_pairs, tokenize_exact
 from mas.models.hf import HFAdapter
 from mas.tasks.pairs import IGNORE
+from tiny_lm import tiny_llama, word_tokenizer
 
 WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
 LENGTH = 24
@@ -17,23 +17,11 @@ LENGTH = 24
 
 @pytest.fixture(scope="module")
 def tokenizer() -> PreTrainedTokenizerFast:
-    core = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="<unk>"))
-    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    return word_tokenizer(WORDS)
 
 
 def tiny(seed: int) -> HFAdapter:
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(WORDS),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=64,
-    )
-    return HFAdapter(LlamaForCausalLM(config), name=f"tiny{seed}")
+    return HFAdapter(tiny_llama(len(WORDS), seed), name=f"tiny{seed}")
 
 
 def texts(n: int, seed: int, length: int = 30) -> list[str]:

@@ -93,18 +93,31 @@ def train(
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Model folder (default runs/models/TASK-ARCH-sSEED)."),
     max_steps: int = typer.Option(6000, help="Stop here if the held-out target is not reached."),
+    lr: float = typer.Option(1e-3),
+    weight_decay: float = typer.Option(0.0, help="Decoupled (AdamW) weight decay."),
+    width: int = typer.Option(128, help="Hidden width (and embedding width) of the model."),
+    heldout: Optional[str] = typer.Option(
+        None, help="Comma-separated sizes never trained on ('' for none); the task's own by default (4,9,14,17)."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Train a task model until it solves held-out counts (resumes an interrupted run in OUT)."""
     from mas.models.training import TrainConfig, model_folder, train_task_model
 
-    cfg = TrainConfig(task=task, arch=arch, seed=seed, max_steps=max_steps)
+    try:
+        sizes = None if heldout is None else [int(v) for v in heldout.split(",") if v.strip()]
+    except ValueError:
+        raise MasError(f"held-out sizes are comma-separated integers, e.g. '4,9'; got {heldout!r}") from None
+    cfg = TrainConfig(task=task, arch=arch, seed=seed, max_steps=max_steps, lr=lr, weight_decay=weight_decay,
+                      width=width, heldout_counts=sizes)
     folder = out or model_folder(cfg, RUNS / "models")
     start = time.perf_counter()
     result = train_task_model(cfg, folder, show_progress=True)
     summary = {"model": str(folder), "steps": result.steps, "heldout_accuracy": result.heldout_accuracy,
-               "seconds": round(time.perf_counter() - start, 2)}
-    out_console.print(f"trained {folder}: held-out accuracy {result.heldout_accuracy:.3f} after {result.steps} steps")
+               "heldout_by_size": result.heldout_by_size, "seconds": round(time.perf_counter() - start, 2)}
+    by_size = ", ".join(f"{size}: {value:.3f}" for size, value in result.heldout_by_size.items())
+    out_console.print(f"trained {folder}: held-out accuracy {result.heldout_accuracy:.3f} after {result.steps} steps"
+                      + (f" (by size {by_size})" if by_size else ""))
     if json_out:
         emit_json(summary)
 
