@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import mas.experiments.figure_2ab as figure_2ab
 from mas.cli import app
 from mas.experiments.figure_2ab import MEASURES, SITES
 from mas.io import read_json
@@ -77,11 +78,11 @@ def models_dir(tiny_gru_folders: list[Path], tmp_path: Path) -> Path:
     return folder
 
 
-def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path) -> None:
+def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "fig"
-    result = run("figure", "2ab", "--models-dir", models_dir, "--out", out, "--transformer-seeds", "0", "--steps", "2",
-                 "--train-pairs", "64", "--test-pairs", "32", "--k-hidden", "8", "--k-embed", "8", *SMALL, "--json")
-    summary = last_json(result)["summary"]
+    args = ["figure", "2ab", "--models-dir", models_dir, "--out", out, "--transformer-seeds", "0", "--steps", "2",
+            "--train-pairs", "64", "--test-pairs", "32", "--k-hidden", "8", "--k-embed", "8", *SMALL, "--json"]
+    summary = last_json(run(*args))["summary"]
     assert {(e["panel"], e["site"], e["measure"]) for e in summary} == {
         (p, s, m) for p in "ab" for s in SITES for m in MEASURES
     }
@@ -101,6 +102,11 @@ def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path) 
     assert saved["summary"] == summary
     lines = (out / "table.csv").read_text().splitlines()
     assert lines[0].startswith("panel,site,model_a") and len(lines) == 1 + len(saved["rows"])
+
+    # A second run (say, after a crash) reuses every finished comparison.
+    monkeypatch.setattr(figure_2ab, "_compare", lambda *a: pytest.fail("a finished comparison was run again"))
+    assert last_json(run(*args))["summary"] == summary
+    assert len(list((out / "mas").iterdir())) == len(runs)
 
 
 def test_failed_figure_run_leaves_no_output(models_dir: Path, tmp_path: Path) -> None:

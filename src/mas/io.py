@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -103,3 +103,17 @@ def write_csv(path: Path, rows: list[dict], columns: Sequence[str]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_bytes(Path(path), buffer.getvalue().encode())
+
+
+def cached_result(path: Path, key: Any, compute: Callable[[], Any]) -> Any:
+    """`compute()`, or the result saved at `path` by an earlier call with the same `key`.
+
+    Lets a long experiment resume after a crash: each finished part is a JSON file holding its
+    inputs (`key`) beside its result, and a part whose inputs changed is computed again.
+    """
+    path = Path(path)
+    if path.is_file() and (saved := read_json(path)).get("key") == key:
+        return saved["result"]
+    result = compute()
+    write_json(path, {"key": key, "result": result})
+    return result

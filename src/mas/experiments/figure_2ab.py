@@ -14,6 +14,7 @@ swapping every embedding up to t moves it exactly when the aligned subspace carr
 
 from __future__ import annotations
 
+import shutil
 import time
 from itertools import combinations
 from pathlib import Path
@@ -25,7 +26,7 @@ from pydantic import BaseModel, Field
 from mas.align import AlignConfig
 from mas.experiments.activations import model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
-from mas.io import staged_folder, write_csv, write_json
+from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import plt, save_figure
 
@@ -76,24 +77,36 @@ class Figure2abConfig(BaseModel):
 def run_figure_2ab(
     cfg: Figure2abConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print
 ) -> dict:
-    """Train or reuse the models, score every comparison at both sites, write PNG, CSV and JSON."""
+    """Train or reuse the models, score every comparison at both sites, write PNG, CSV and JSON.
+
+    Each comparison's MAS run folder and rows are kept in `<out>.parts/` as soon as they exist, so
+    an interrupted figure redoes only the comparisons that had not finished.
+    """
     start = time.perf_counter()
+    parts = out.with_name(f"{out.name}.parts")
     runs = [(panel, pair, site) for panel, *pair in cfg.comparisons() for site in SITES]
     rows: list[dict] = []
+    names: list[str] = []
+    for i, (panel, pair, site) in enumerate(runs, 1):
+        # Models are trained on first use, so the comparisons of already trained models come first.
+        paths = [ensure_model(c, cfg.models_dir, show_progress) for c in pair]
+        began = time.perf_counter()
+        log(f"[{i}/{len(runs)}] panel {panel}, {site}: {paths[0].name} vs {paths[1].name}")
+        name = f"{panel}-{site}-{paths[0].name}-{paths[1].name}"
+        names.append(name)
+        key = {"config": cfg.model_dump(mode="json", exclude={"models_dir"}), "panel": panel, "site": site,
+               "models": [read_json(p / "config.json") for p in paths]}
+        new = cached_result(parts / f"{name}.json", key, lambda: _compare(
+            cfg, panel, site, (pair[0].arch, pair[1].arch), paths, parts / name, show_progress))
+        rows += new
+        scores = "; ".join(f"{r['kind']} {r['measure']} {r['model_a']}/{r['model_b']} {r['value']:.3f}" for r in new)
+        log(f"  {scores}  [{time.perf_counter() - began:.0f} s]")
+    summary = summarize_rows(rows)
+    results = {"summary": summary, "rows": rows, "seconds": round(time.perf_counter() - start, 1),
+               "config": cfg.model_dump(mode="json")}
     with staged_folder(out) as folder:
-        for i, (panel, pair, site) in enumerate(runs, 1):
-            # Models are trained on first use, so the comparisons of already trained models come first.
-            paths = [ensure_model(c, cfg.models_dir, show_progress) for c in pair]
-            began = time.perf_counter()
-            log(f"[{i}/{len(runs)}] panel {panel}, {site}: {paths[0].name} vs {paths[1].name}")
-            run = folder / "mas" / f"{panel}-{site}-{paths[0].name}-{paths[1].name}"
-            new = _compare(cfg, panel, site, (pair[0].arch, pair[1].arch), paths, run, show_progress)
-            rows += new
-            scores = "; ".join(f"{r['kind']} {r['measure']} {r['model_a']}/{r['model_b']} {r['value']:.3f}" for r in new)
-            log(f"  {scores}  [{time.perf_counter() - began:.0f} s]")
-        summary = summarize_rows(rows)
-        results = {"summary": summary, "rows": rows, "seconds": round(time.perf_counter() - start, 1),
-                   "config": cfg.model_dump(mode="json")}
+        for name in names:
+            shutil.copytree(parts / name, folder / "mas" / name)
         write_json(folder / "results.json", results)
         write_csv(folder / "table.csv", rows, COLUMNS)
         plot_figure_2ab(summary, folder / "figure_2ab.png")

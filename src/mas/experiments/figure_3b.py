@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.experiments.cross_task import CrossTaskJob, run_cross_task
-from mas.io import read_json, staged_folder, write_csv, write_json
+from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import plt, save_figure
 from mas.tasks import TASKS
@@ -62,11 +62,7 @@ def cached_run(job: CrossTaskJob, parts: Path, show_progress: bool) -> dict:
     """`run_cross_task(job)`, or its saved result when the job and its models are unchanged."""
     key = {"job": job.model_dump(mode="json"), "models": [read_json(m / "config.json") for m in job.models]}
     path = parts / ("+".join(m.name for m in job.models) + ".json")
-    if path.is_file() and (saved := read_json(path)).get("key") == key:
-        return saved["result"]
-    result = run_cross_task(job, show_progress)
-    write_json(path, {"key": key, "result": result})
-    return result
+    return cached_result(path, key, lambda: run_cross_task(job, show_progress))
 
 
 def run_figure_3b(
