@@ -94,8 +94,8 @@ def run_figure_2ab(
         log(f"[{i}/{len(runs)}] panel {panel}, {site}: {paths[0].name} vs {paths[1].name}")
         name = f"{panel}-{site}-{paths[0].name}-{paths[1].name}"
         names.append(name)
-        key = {"config": cfg.model_dump(mode="json", exclude={"models_dir"}), "panel": panel, "site": site,
-               "models": [read_json(p / "config.json") for p in paths]}
+        key = {"config": cfg.model_dump(mode="json", exclude={"models_dir", "gru_seeds", "transformer_seeds"}),
+               "panel": panel, "site": site, "models": [read_json(p / "config.json") for p in paths]}
         new = cached_result(parts / f"{name}.json", key, lambda: _compare(
             cfg, panel, site, (pair[0].arch, pair[1].arch), paths, parts / name, show_progress))
         rows += new
