@@ -30,7 +30,7 @@ JSON_HELP = "Make the last stdout line one JSON object with the results."
 
 def log_line(line: str) -> None:
     """A progress line on stderr, never wrapped, so logs stay one line per event."""
-    err_console.print(line, highlight=False, soft_wrap=True)
+    err_console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
