@@ -30,9 +30,12 @@ from mas.align.interchange import (
 from mas.align.losses import counterfactual_latent_loss, per_direction_ce
 from mas.align.maps import Direction, SiteMap
 from mas.errors import MasError
+from mas.memory import release_free_memory
 from mas.models.adapter import ModelAdapter
 from mas.progress import progress_bar
 from mas.tasks.pairs import IGNORE, PairSet
+
+TRIM_EVERY = 10  # steps between returns of freed memory to the OS (see mas.memory)
 
 
 def all_directions(n: int) -> list[Direction]:
@@ -229,6 +232,8 @@ class AlignmentTrainer:
                     total.backward()
                 optimizer.step()
                 schedule.step()
+                if step % TRIM_EVERY == 0:
+                    release_free_memory()
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     record: dict[str, Any] = {"step": step, "loss": total.item()}
                     if validation is not None:
