@@ -33,6 +33,14 @@ def log_line(line: str) -> None:
     err_console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
+def int_list(text: str, what: str) -> list[int]:
+    """A comma list of integers, e.g. "1,4,16"; an empty text is an empty list."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise MasError(f"cannot read {what} {text!r}; use comma-separated integers like 1,4,16") from None
+
+
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap a command so that bad input ends in one line on stderr and exit status 2."""
 
@@ -104,10 +112,7 @@ def train(
     """Train a task model until it solves held-out counts (resumes an interrupted run in OUT)."""
     from mas.models.training import TrainConfig, model_folder, train_task_model
 
-    try:
-        sizes = None if heldout is None else [int(v) for v in heldout.split(",") if v.strip()]
-    except ValueError:
-        raise MasError(f"held-out sizes are comma-separated integers, e.g. '4,9'; got {heldout!r}") from None
+    sizes = None if heldout is None else int_list(heldout, "held-out sizes")
     cfg = TrainConfig(task=task, arch=arch, seed=seed, max_steps=max_steps, lr=lr, weight_decay=weight_decay,
                       width=width, heldout_counts=sizes)
     folder = out or model_folder(cfg, RUNS / "models")

@@ -8,13 +8,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, log_line, out_console
-from mas.errors import MasError
+from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, int_list, log_line, out_console
 from mas.experiments.figure_2ab import PANELS, Figure2abConfig, run_figure_2ab
-
-
-def _seeds(text: str) -> list[int]:
-    return [int(s) for s in text.split(",") if s.strip()]
 
 
 @figure_command("2ab")
@@ -36,10 +31,7 @@ def figure_2ab(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Figures 2a/2b: MAS IIA, linear CKA and cosine/Spearman RSA at embeddings and hidden states."""
-    try:
-        gru, transformer = _seeds(gru_seeds), _seeds(transformer_seeds)
-    except ValueError:
-        raise MasError(f"seeds are comma-separated integers, e.g. '0,1'; got {gru_seeds!r}, {transformer_seeds!r}") from None
+    gru, transformer = int_list(gru_seeds, "GRU seeds"), int_list(transformer_seeds, "transformer seeds")
     cfg = Figure2abConfig(models_dir=models_dir, gru_seeds=gru, transformer_seeds=transformer, steps=steps,
                           train_pairs=train_pairs, test_pairs=test_pairs, k_hidden=k_hidden, k_embed=k_embed,
                           embedding_mode=embedding_mode, hidden_mode=hidden_mode, repeats=repeats, rows=rows, seed=seed)

@@ -8,8 +8,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, out_console
-from mas.commands.sweep import int_list
+from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, int_list, out_console
 
 
 @figure_command("3a")

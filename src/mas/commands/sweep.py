@@ -8,16 +8,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, RUNS, command, emit_json, out_console
-from mas.errors import MasError
-
-
-def int_list(text: str, what: str) -> list[int]:
-    """A comma list of integers, e.g. "1,4,16"."""
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise MasError(f"cannot read {what} {text!r}; use a comma list like 1,4,16") from None
+from mas.cli import JSON_HELP, RUNS, command, emit_json, int_list, out_console
 
 
 @command
