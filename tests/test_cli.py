@@ -41,7 +41,7 @@ def test_align_writes_run_folder_and_json(tiny_gru_folders: list[Path], tmp_path
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert set(summary["iia"]) == {"0->0", "0->1", "1->0", "1->1"}
     assert all(0.0 <= v <= 1.0 for v in summary["iia"].values())
-    assert sorted(p.name for p in out.iterdir()) == ["iia.png", "results.json", "rotations.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["iia.png", "mas-run.json", "results.json", "rotations.safetensors"]
     saved = read_json(out / "results.json")
     assert saved["iia"] == summary["iia"]
     # Same command, same seed: same IIA.

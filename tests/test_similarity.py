@@ -91,10 +91,11 @@ def _ref_rdm_vector(a: np.ndarray, metric: str) -> np.ndarray:
     if metric == "cosine":
         unit = a / np.linalg.norm(a, axis=1, keepdims=True)
         return calc_rdm(Dataset(unit), method="euclidean").get_vectors()[0] * d / 2.0
-    return np.sqrt(calc_rdm(Dataset(a), method="euclidean").get_vectors()[0] * d)
+    squared = calc_rdm(Dataset(a), method="euclidean").get_vectors()[0] * d
+    return squared if metric == "sqeuclidean" else np.sqrt(squared)
 
 
-@pytest.mark.parametrize("metric", ["cosine", "euclidean", "correlation"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "sqeuclidean", "correlation"])
 @pytest.mark.parametrize("method", ["spearman", "pearson"])
 def test_rsa_matches_rsatoolbox(metric: str, method: str) -> None:
     x, y = _pair(n=50)
@@ -103,7 +104,7 @@ def test_rsa_matches_rsatoolbox(metric: str, method: str) -> None:
     assert rsa(x, y, metric=metric, compare=method) == pytest.approx(ref, rel=REL)
 
 
-@pytest.mark.parametrize("metric", ["cosine", "euclidean", "correlation"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean", "sqeuclidean", "correlation"])
 def test_rdm_entries_match_rsatoolbox(metric: str) -> None:
     x, _ = _pair(n=30)
     ours = rdm(x, metric)
@@ -179,7 +180,8 @@ def test_self_similarity_is_one() -> None:
 
 def test_registry_names_and_compare() -> None:
     expected = {f"cka_{k}{s}" for k in CKA for s in ("", "_debiased")}
-    expected |= {f"rsa_{m}_{c}" for m in ("cosine", "euclidean", "correlation") for c in ("spearman", "pearson")}
+    expected |= {f"rsa_{m}_{c}" for m in ("cosine", "euclidean", "sqeuclidean", "correlation")
+                 for c in ("spearman", "pearson")}
     assert set(MEASURES) == expected
     x, y = _pair()
     scores = compare(x, y, ["cka_linear", "rsa_cosine_spearman"], zscore=True)

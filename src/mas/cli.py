@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
 import time
@@ -13,19 +14,37 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.io import write_json
+from mas.run_folder import check_writable, claim_folder
+from mas.tasks import TASKS, make_task
+from mas.threads import Work, using_threads
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Model Alignment Search: causal similarity between networks.")
-figure_app = typer.Typer(no_args_is_help=True, help="Reproduce a figure of the paper: a PNG plus the table behind it.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Model Alignment Search: causal similarity between networks.")
+figure_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Reproduce a figure of the paper: a PNG plus the table behind it.")
 app.add_typer(figure_app, name="figure")
 out_console = Console()
 err_console = Console(stderr=True)
 
 RUNS = Path("runs")
-JSON_HELP = "Make the last stdout line one JSON object with the results."
+ALIGN_LR = AlignConfig.model_fields["lr"].default
+JSON_HELP = "Make the last stdout line one JSON object with the results (or {\"error\": ...})."
+OVERWRITE_HELP = "Replace an output folder that holds something else (never the current folder or home)."
+THREADS_HELP = "Torch threads (default: 1 for task models, every usable core for language models)."
+
+# Settings fields whose command-line flag has another name; errors name the flag.
+FLAG_NAMES = {"train_pairs": "--pairs", "cl_weight": "--epsilon", "heldout_counts": "--heldout",
+              "max_steps": "--max-steps", "batch_size": "--batch-size", "test_pairs": "--test-pairs"}
+
+_resume_hint: list[str] = []  # what an interrupted command keeps, said on Ctrl-C
+
+
+def note_resume(hint: str) -> None:
+    """Say what an interrupted run of this command keeps and how to go on (printed on Ctrl-C)."""
+    _resume_hint[:] = [hint]
 
 
 def log_line(line: str) -> None:
@@ -41,33 +60,66 @@ def int_list(text: str, what: str) -> list[int]:
         raise MasError(f"cannot read {what} {text!r}; use comma-separated integers like 1,4,16") from None
 
 
-def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a command so that bad input ends in one line on stderr and exit status 2."""
+def flag_name(field: str) -> str:
+    """The command-line flag of a settings field (`k` -> `--k`, `train_pairs` -> `--pairs`)."""
+    return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))
+
+
+def _fail(message: str, json_out: bool, status: int = 2) -> None:
+    err_console.print(Text("error: ", style="red") + Text(message), highlight=False, soft_wrap=True)
+    if json_out:
+        emit_json({"error": message})
+    raise typer.Exit(status)
+
+
+def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
+    """Wrap a command: shared options (--threads), and every failure as one line and exit status 2.
+
+    Bad input, a settings check and a failed write (disk full, no permission) each end in one line
+    on stderr (and `{"error": ...}` as the last stdout line under --json); Ctrl-C says what was kept.
+    """
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, threads: int | None = None, **kwargs: Any) -> Any:
+        json_out = bool(kwargs.get("json_out"))
+        _resume_hint[:] = []
         try:
-            return fn(*args, **kwargs)
+            with using_threads(threads, work):
+                return fn(*args, **kwargs)
         except MasError as err:
-            err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            _fail(str(err), json_out)
         except ValidationError as err:
             first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            err_console.print(f"[red]error:[/red] invalid {where}: {first['msg']}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
+            where = flag_name(str(first["loc"][-1])) if first["loc"] else "settings"
+            _fail(f"invalid {where}: {first['msg']}", json_out)
+        except OSError as err:
+            where = f" {err.filename}" if err.filename else ""
+            _fail(f"cannot write{where}: {err.strerror or err}; finished results written before are kept", json_out)
+        except KeyboardInterrupt:
+            hint = _resume_hint[0] if _resume_hint else "nothing half-written was kept; outputs appear only when a run finishes"
+            _fail(f"interrupted: {hint}", json_out, status=130)
 
+    signature = inspect.signature(fn, eval_str=True)
+    threads_option = inspect.Parameter(
+        "threads", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
+        default=typer.Option(None, "--threads", help=THREADS_HELP, show_default=False),
+    )
+    parameters = list(signature.parameters.values())
+    wrapper.__signature__ = signature.replace(parameters=[*parameters, threads_option])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {**{p.name: p.annotation for p in parameters}, "threads": Optional[int]}
     return wrapper
 
 
-def command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Register a top-level `mas` command."""
-    return app.command()(guarded(fn))
+def command(fn: Callable[..., Any] | None = None, *, work: Work = "task") -> Any:
+    """Register a top-level `mas` command (`@command`, or `@command(work="lm")` for language models)."""
+    if fn is None:
+        return lambda f: app.command()(guarded(f, work))
+    return app.command()(guarded(fn, work))
 
 
-def figure_command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def figure_command(name: str, work: Work = "task") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register `mas figure NAME`."""
-    return lambda fn: figure_app.command(name)(guarded(fn))
+    return lambda fn: figure_app.command(name)(guarded(fn, work))
 
 
 def emit_json(obj: dict) -> None:
@@ -96,7 +148,7 @@ def parse_directions(text: str) -> list[tuple[int, int]] | None:
 
 @command
 def train(
-    task: str = typer.Option("multi_object", help="Task family."),
+    task: str = typer.Option("multi_object", help=f"Task family: {', '.join(TASKS)}."),
     arch: str = typer.Option("gru", help="gru or transformer."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Model folder (default runs/models/TASK-ARCH-sSEED)."),
@@ -104,25 +156,33 @@ def train(
     lr: float = typer.Option(1e-3),
     weight_decay: float = typer.Option(0.0, help="Decoupled (AdamW) weight decay."),
     width: int = typer.Option(128, help="Hidden width (and embedding width) of the model."),
+    eval_every: int = typer.Option(100, help="Steps between held-out checks; the training state is saved at each."),
     heldout: Optional[str] = typer.Option(
         None, help="Comma-separated sizes never trained on ('' for none); the task's own by default (4,9,14,17)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model in OUT trained with other settings."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Train a task model until it solves held-out counts (resumes an interrupted run in OUT)."""
-    from mas.models.training import TrainConfig, model_folder, train_task_model
+    """Train a task model until it solves held-out counts (reuses a finished one, resumes an interrupted one)."""
+    from mas.models.checkpoint import load_checkpoint
+    from mas.models.training import TrainConfig, claim_model_folder, is_finished, model_folder, train_task_model
 
     sizes = None if heldout is None else int_list(heldout, "held-out sizes")
     cfg = TrainConfig(task=task, arch=arch, seed=seed, max_steps=max_steps, lr=lr, weight_decay=weight_decay,
-                      width=width, heldout_counts=sizes)
+                      width=width, eval_every=eval_every, heldout_counts=sizes)
+    make_task(cfg.task, **cfg.task_options())  # an unknown task or option is refused before anything is written
     folder = out or model_folder(cfg, RUNS / "models")
+    claim_model_folder(folder, cfg, overwrite)
+    note_resume(f"training state is saved every {cfg.eval_every} steps in {folder}; run the same command to resume")
     start = time.perf_counter()
-    result = train_task_model(cfg, folder, show_progress=True)
+    reused = is_finished(folder)  # claimed above: a finished model here was trained with these settings
+    result = load_checkpoint(folder)[1] if reused else train_task_model(cfg, folder, log=log_line)
     summary = {"model": str(folder), "steps": result.steps, "heldout_accuracy": result.heldout_accuracy,
-               "heldout_by_size": result.heldout_by_size, "seconds": round(time.perf_counter() - start, 2)}
+               "heldout_by_size": result.heldout_by_size, "seconds": round(time.perf_counter() - start, 2),
+               "reused": reused}
     by_size = ", ".join(f"{size}: {value:.3f}" for size, value in result.heldout_by_size.items())
-    out_console.print(f"trained {folder}: held-out accuracy {result.heldout_accuracy:.3f} after {result.steps} steps"
-                      + (f" (by size {by_size})" if by_size else ""))
+    out_console.print(f"{'reused' if reused else 'trained'} {folder}: held-out accuracy {result.heldout_accuracy:.3f} "
+                      f"after {result.steps} steps" + (f" (by size {by_size})" if by_size else ""))
     if json_out:
         emit_json(summary)
 
@@ -130,11 +190,13 @@ def train(
 @command
 def align(
     models: list[Path] = typer.Argument(..., help="Model folders written by `mas train`."),
-    site: str = typer.Option("hidden", help="One site for all models, or one per model, comma-separated."),
+    site: str = typer.Option(
+        "hidden", help="One site for all models, or one per model, comma-separated: embed or hidden (GRU), "
+        "embed or layers.<i> (transformer)."),
     k: int = typer.Option(32, help="Size of the swapped aligned subspace."),
     directions: str = typer.Option("all", help="'all' (n² directions) or e.g. '0->1,1->0'. One model and '0->0' is DAS."),
     steps: int = typer.Option(2000, help="Maximum training steps (stops early once validation is solved)."),
-    lr: float = typer.Option(1e-3),
+    lr: float = typer.Option(ALIGN_LR, help="Peak learning rate (cosine-decayed)."),
     batch_size: int = typer.Option(128, help="Pairs per direction per step."),
     mode: str = typer.Option("single", help="single (one position) or stepwise (positions 0..t)."),
     variable: str = typer.Option("count", help="Causal variable to align."),
@@ -142,6 +204,7 @@ def align(
     test_pairs: int = typer.Option(1000, help="Held-out pairs that IIA is scored on."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/align/<time>)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Learn one rotation per model and report held-out IIA for every direction."""
@@ -151,7 +214,7 @@ def align(
         models=models, sites=site.split(","), directions=parse_directions(directions), variable=variable, mode=mode,
         train_pairs=pairs, test_pairs=test_pairs, align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed),
     )
-    folder = out or RUNS / "align" / time.strftime("%Y%m%d-%H%M%S")
+    folder = claim_folder(out or RUNS / "align" / time.strftime("%Y%m%d-%H%M%S"), "align", job, overwrite=overwrite)
     results = run_alignment(job, folder)
     report(results, folder, json_out)
 
@@ -170,18 +233,26 @@ def demo(
     models_dir: Path = typer.Option(RUNS / "models", help="Where the two GRUs are kept (trained when missing)."),
     out: Path = typer.Option(RUNS / "demo", help="Run folder."),
     steps: int = typer.Option(600, help="Maximum MAS steps."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Multi-Object GRU vs GRU (two seeds): train or reuse both, run MAS, print IIA beside CKA and RSA."""
     from mas.experiments.activations import model_activations, repeated_similarity, summarize
     from mas.experiments.alignment import AlignmentJob, run_alignment
-    from mas.models.training import TrainConfig, ensure_model
+    from mas.models.training import TrainConfig, ensure_model, model_folder
 
     start = time.perf_counter()
-    folders = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), models_dir) for s in (0, 1)]
-    job = AlignmentJob(models=folders, sites=["hidden"], align=AlignConfig(k=32, steps=steps))
+    configs = [TrainConfig(task="multi_object", arch="gru", seed=s) for s in (0, 1)]
+    job = AlignmentJob(models=[model_folder(c, models_dir) for c in configs], sites=["hidden"],
+                       align=AlignConfig(k=32, steps=steps))
+    claim_folder(out, "align", job, overwrite=overwrite)
+    for cfg in configs:
+        check_writable(model_folder(cfg, models_dir), "--models-dir")
+    note_resume(f"trained models are kept in {models_dir}; run the same command to go on")
+    for cfg in configs:
+        ensure_model(cfg, models_dir)
     results = run_alignment(job, out)
-    x, y = model_activations(folders, ["hidden", "hidden"])
+    x, y = model_activations(job.models, ["hidden", "hidden"])
     correlational = summarize(repeated_similarity(x, y, ["cka_linear", "rsa_cosine_spearman"]))
     write_json(out / "similarity.json", correlational)
     results["seconds"] = round(time.perf_counter() - start, 2)

@@ -21,15 +21,36 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from mas.errors import MasError
+from mas.run_folder import check_replaceable, remove_stale_temporaries, replace_folder, write_marker
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _temporary(path: Path, folder: bool = False) -> Path:
+    """A temporary beside `path`, named `.NAME.PID.*` (so a killed run's leftovers can be told apart),
+    with the permissions the user's umask gives new files and folders (mkstemp alone makes them private)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    prefix, suffix = f".{path.name}.{os.getpid()}.", ".tmp"
+    if folder:
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=suffix))
+        tmp.chmod(0o777 & ~_umask())
+        return tmp
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+    os.close(fd)
+    Path(name).chmod(0o666 & ~_umask())
+    return Path(name)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _temporary(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(tmp, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -56,9 +77,7 @@ def read_json(path: Path) -> Any:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Save tensors as safetensors, atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = _temporary(path)
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
         os.replace(tmp, path)
@@ -78,22 +97,24 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 @contextmanager
-def staged_folder(final: Path) -> Iterator[Path]:
+def staged_folder(final: Path, command: str, settings: Any = None) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces `final`, on error it vanishes.
 
-    Commands write all their outputs inside it, so a failed run leaves no partial files.
+    Commands write all their outputs inside it, so a failed run leaves no partial files. The folder
+    gets the run marker of `command` and `settings`; an existing `final` is replaced only if it is a
+    `mas` run or the user allowed it (see `mas.run_folder`).
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    check_replaceable(final)
+    remove_stale_temporaries(final)
+    tmp = _temporary(final, folder=True)
     try:
         yield tmp
+        write_marker(tmp, command, settings)
+        replace_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
 
 
 def write_csv(path: Path, rows: list[dict], columns: Sequence[str]) -> None:

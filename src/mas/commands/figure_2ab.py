@@ -8,8 +8,19 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, int_list, log_line, out_console
+from mas.cli import (
+    JSON_HELP,
+    OVERWRITE_HELP,
+    RUNS,
+    emit_json,
+    figure_command,
+    int_list,
+    log_line,
+    note_resume,
+    out_console,
+)
 from mas.experiments.figure_2ab import PANELS, Figure2abConfig, run_figure_2ab
+from mas.run_folder import claim_folder
 
 
 @figure_command("2ab")
@@ -28,6 +39,7 @@ def figure_2ab(
     repeats: int = typer.Option(10, help="Row subsamples for CKA and RSA."),
     rows: int = typer.Option(1000, help="Rows per subsample."),
     seed: int = typer.Option(0),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Figures 2a/2b: MAS IIA, linear CKA and cosine/Spearman RSA at embeddings and hidden states."""
@@ -35,6 +47,8 @@ def figure_2ab(
     cfg = Figure2abConfig(models_dir=models_dir, gru_seeds=gru, transformer_seeds=transformer, steps=steps,
                           train_pairs=train_pairs, test_pairs=test_pairs, k_hidden=k_hidden, k_embed=k_embed,
                           embedding_mode=embedding_mode, hidden_mode=hidden_mode, repeats=repeats, rows=rows, seed=seed)
+    claim_folder(out, "figure 2ab", cfg, overwrite=overwrite)
+    note_resume(f"finished comparisons are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
     results = run_figure_2ab(cfg, out, log=log_line)
     table = Table(title="Figures 2a/2b: cross (mean ± std) and self values")

@@ -7,12 +7,23 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, log_line, out_console, print_matrix
+from mas.cli import (
+    JSON_HELP,
+    OVERWRITE_HELP,
+    RUNS,
+    emit_json,
+    figure_command,
+    log_line,
+    note_resume,
+    out_console,
+    print_matrix,
+)
+from mas.run_folder import claim_folder
 
 PROFILE = "Default: the CPU profile for the shipped SmolLM2 GGUF, the paper's for any other base."
 
 
-@figure_command("2c")
+@figure_command("2c", work="lm")
 def figure_2c(
     base_model: Optional[str] = typer.Option(None, help="Hugging Face id, folder or .gguf file (default: shipped SmolLM2-135M-Instruct)."),
     gguf_file: Optional[str] = typer.Option(None, help="GGUF file name inside BASE_MODEL when it is a folder."),
@@ -33,16 +44,19 @@ def figure_2c(
     test_pairs: Optional[int] = typer.Option(None, help="Held-out pairs per direction."),
     seed: int = typer.Option(0),
     out: Path = typer.Option(RUNS / "figure_2c", help="Run folder (fine-tuned models are kept and reused)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Fine-tune toxic and non-toxic copies of a base LM, align all with stepwise MAS, plot the IIA matrix."""
-    from mas.experiments.figure_2c import Figure2cConfig, run_figure_2c
+    from mas.experiments.figure_2c import FIGURE_2C, Figure2cConfig, run_figure_2c
 
     cfg = Figure2cConfig(
         base_model=base_model, gguf_file=gguf_file, data=data, prompts=prompts, toxic=toxic, nontoxic=nontoxic,
         finetune_steps=finetune_steps, finetune_lr=finetune_lr, lora_rank=lora_rank, site=site, k=k, length=length,
         align_steps=align_steps, align_batch=align_batch, align_lr=align_lr, pairs=pairs, test_pairs=test_pairs, seed=seed,
     )
+    claim_folder(out, FIGURE_2C, overwrite=overwrite)
+    note_resume(f"finished fine-tunes are kept in {out}/models/; run the same command to resume")
     results = run_figure_2c(cfg, out, log=log_line)
     print_matrix("held-out token IIA (rows: source, columns: target)", results["models"], results["token_matrix"])
     for key, g in results["groups"].items():

@@ -8,7 +8,8 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, int_list, out_console
+from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, emit_json, figure_command, int_list, note_resume, out_console
+from mas.experiments.sweep import claim_sweep_figure
 
 
 @figure_command("2d")
@@ -26,6 +27,7 @@ def figure_2d(
     ),
     out: Path = typer.Option(RUNS / "figure-2d", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """DAS and MAS over k, stitching over r, GRU vs GRU on Multi-Object: a PNG, CSV and JSON."""
@@ -33,8 +35,10 @@ def figure_2d(
 
     config = Figure2d(models_dir=models_dir, ks=int_list(ks, "ks"), ranks=int_list(ranks, "ranks"),
                       seeds=int_list(seeds, "seeds"), steps=steps, lr=lr, batch_size=batch_size, whole_state=whole_state)
+    table = claim_sweep_figure(out, table, "figure_2d", config, overwrite)
+    note_resume(f"finished points are kept in {table}; run the same command to resume")
     start = time.perf_counter()
-    summary = run_figure_2d(config, out, table or out.with_name(f"{out.name}.rows.jsonl"))
+    summary = run_figure_2d(config, out, table)
     for p in summary["points"]:
         out_console.print(f"{p['method']:>7} size {p['size']:>4}: IIA {p['iia']:.3f} ({p['scored']})")
     out_console.print(f"figure in {out}/figure_2d.png")

@@ -8,8 +8,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, RUNS, emit_json, figure_command, log_line, out_console
+from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, emit_json, figure_command, log_line, note_resume, out_console
 from mas.experiments.figure_3b import BARS, FAMILIES, Figure3bConfig, run_figure_3b
+from mas.run_folder import claim_folder
 
 
 @figure_command("3b")
@@ -26,6 +27,7 @@ def figure_3b(
     train_pairs: int = typer.Option(2048, help="Training pairs per direction."),
     validation_pairs: int = typer.Option(256, help="Validation pairs per direction (early stopping)."),
     test_pairs: int = typer.Option(500, help="Held-out pairs per direction."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """MAS between the Multi-Object GRU and each family's GRU (four directions), and DAS per model."""
@@ -34,6 +36,8 @@ def figure_3b(
         family_seed=family_seed, k=k, steps=steps, lr=lr, batch_size=batch_size, train_pairs=train_pairs,
         validation_pairs=validation_pairs, test_pairs=test_pairs,
     )
+    claim_folder(out, "figure 3b", cfg, overwrite=overwrite)
+    note_resume(f"finished alignments are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
     results = run_figure_3b(cfg, out, log=log_line)
     table = Table(title=f"Figure 3b: held-out IIA of the count variable, k={k}")

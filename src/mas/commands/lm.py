@@ -9,12 +9,13 @@ from typing import Optional
 import typer
 
 from mas.align import AlignConfig
-from mas.cli import JSON_HELP, RUNS, command, emit_json, out_console, print_matrix
+from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console, print_matrix
+from mas.run_folder import claim_folder
 
 DATA_HELP = "A .csv/.jsonl/.json/.txt file, 'insults' (train split) or 'insults:test'."
 
 
-@command
+@command(work="lm")
 def finetune(
     base: str = typer.Argument(..., help="Hugging Face id, local folder or .gguf file."),
     data: str = typer.Option(..., help=DATA_HELP),
@@ -29,16 +30,18 @@ def finetune(
     gguf_file: Optional[str] = typer.Option(None, help="GGUF file name inside BASE when BASE is a folder."),
     text_column: str = typer.Option("text"),
     label_column: str = typer.Option("label"),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Fine-tune BASE on the texts of DATA (optionally one label) and save a loadable model folder."""
     from mas.lm.data import load_texts
-    from mas.lm.finetune import FinetuneConfig
+    from mas.lm.finetune import FinetuneConfig, finetune_settings
     from mas.lm.finetune import finetune as run_finetune
 
     config = FinetuneConfig(steps=steps, batch_size=batch_size, length=length, lr=lr, lora_rank=lora_rank, seed=seed)
     config.check()
     texts = load_texts(data, text_column=text_column, label_column=label_column, label=label)
+    claim_folder(out, "finetune", finetune_settings(base, texts, config), overwrite=overwrite)
     start = time.perf_counter()
     folder = run_finetune(base, texts, out, config, gguf_file=gguf_file)
     summary = {"model": str(folder), "texts": len(texts), "steps": steps, "seconds": round(time.perf_counter() - start, 2)}
@@ -47,7 +50,7 @@ def finetune(
         emit_json(summary)
 
 
-@command
+@command(work="lm")
 def lm_align(
     models: list[str] = typer.Argument(..., help="Hugging Face ids, local folders or .gguf files (one tokenizer)."),
     site: str = typer.Option("layers.20", help="embed or layers.<i>, for every model."),
@@ -62,6 +65,7 @@ def lm_align(
     names: Optional[str] = typer.Option(None, help="Comma-separated labels for the models."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/lm-align/<time>)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Stepwise MAS between causal LMs: one rotation per model, all n² directions, held-out IIA."""
@@ -73,7 +77,7 @@ def lm_align(
         align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed, eval_every=max(1, steps // 10)),
     )
     preflight(job)
-    folder = out or RUNS / "lm-align" / time.strftime("%Y%m%d-%H%M%S")
+    folder = claim_folder(out or RUNS / "lm-align" / time.strftime("%Y%m%d-%H%M%S"), "lm-align", job, overwrite=overwrite)
     results = run_lm_alignment(job, folder)
     print_matrix(f"held-out token IIA, {site}, k={k}", results["models"], results["token_matrix"])
     out_console.print(f"untrained-rotation control (mean token IIA): {results['control_token_mean']:.3f}")

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, RUNS, command, emit_json, out_console
+from mas.cli import JSON_HELP, RUNS, command, emit_json, log_line, out_console
 from mas.errors import MasError
 from mas.models.checkpoint import load_checkpoint
 
 
-def list_models(models_dir: Path) -> list[dict]:
-    """One row per model folder under `models_dir` (folders without a config.json are skipped)."""
+def list_models(models_dir: Path, warn: Callable[[str], None] = log_line) -> list[dict]:
+    """One row per model folder under `models_dir`; folders without a config.json are skipped, and
+    corrupt ones are skipped with a warning (commands that need them refuse them)."""
     if not models_dir.is_dir():
         raise MasError(f"no models folder {models_dir}")
     rows = []
     for folder in sorted(p for p in models_dir.iterdir() if (p / "config.json").is_file()):
-        _, cfg = load_checkpoint(folder)
+        try:
+            _, cfg = load_checkpoint(folder)
+        except MasError as err:
+            warn(f"warning: skipped {folder.name}: {err}")
+            continue
         rows.append({"folder": folder.name, "task": cfg.task, "arch": cfg.arch, "seed": cfg.seed,
                      "steps": cfg.steps, "heldout_accuracy": cfg.heldout_accuracy,
                      "heldout_by_size": cfg.heldout_by_size})

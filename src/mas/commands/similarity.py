@@ -35,7 +35,8 @@ def similarity(
     model_a: Path = typer.Argument(..., help="Model folder written by `mas train`."),
     model_b: Path = typer.Argument(..., help="Second model folder (its width and site may differ)."),
     site: str = typer.Option("hidden", help="One site for both models, or one per model, e.g. 'hidden,layers.0'."),
-    measures: str = typer.Option("all", help="'all' or a comma list, e.g. 'cka_linear,rsa_cosine_spearman'."),
+    measures: str = typer.Option("all", help="'all' or a comma list, e.g. 'cka_linear,rsa_cosine_spearman'. RSA's euclidean RDM is the plain "
+    "distance, sqeuclidean the squared one (rsatoolbox's 'euclidean')."),
     repeats: int = typer.Option(REPEATS, help="Row subsamples to average over."),
     rows: int = typer.Option(ROWS, help="Rows per subsample, the same rows for both models."),
     per_count: int = typer.Option(SEQUENCES_PER_COUNT, help="Sequences per count of the task."),

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, RUNS, command, emit_json, int_list, out_console
+from mas.cli import ALIGN_LR, JSON_HELP, RUNS, command, emit_json, int_list, note_resume, out_console
 
 
 @command
@@ -21,7 +21,7 @@ def sweep(
     ranks: str = typer.Option("1,4,16,128", help="Ranks r of the stitches (the width means full rank)."),
     seeds: str = typer.Option("0", help="Alignment seeds (initialisation, batches, pairs)."),
     steps: int = typer.Option(300, help="Training steps per job (fewer when validation is solved)."),
-    lr: float = typer.Option(3e-3),
+    lr: float = typer.Option(ALIGN_LR, help="Peak learning rate (cosine-decayed)."),
     batch_size: int = typer.Option(128, help="Pairs per direction per step."),
     site: str = typer.Option("hidden"),
     inaccessible: int = typer.Option(1, help="Model never trained behaviourally into (clmas and the stitches)."),
@@ -30,14 +30,15 @@ def sweep(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Run every (method, size, seed) job not yet in TABLE, appending one row per finished job."""
-    from mas.experiments.sweep import SweepSpec, run_sweep
+    from mas.experiments.sweep import SweepSpec, check_table, run_sweep
 
     spec = SweepSpec(
         models=models, methods=[m.strip() for m in methods.split(",")], ks=int_list(ks, "ks"),
         ranks=int_list(ranks, "ranks"), seeds=int_list(seeds, "seeds"), steps=steps, lr=lr, batch_size=batch_size,
         site=site, inaccessible=inaccessible, cl_weight=epsilon,
     )
-    path = table or RUNS / "sweeps" / f"{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    path = check_table(table or RUNS / "sweeps" / f"{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
+    note_resume(f"finished jobs are kept in {path}; run the same command to resume")
     start = time.perf_counter()
     rows = run_sweep(spec, path)
     for row in rows:

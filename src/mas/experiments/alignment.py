@@ -91,7 +91,7 @@ def run_alignment(job: AlignmentJob, out: Path, show_progress: bool = True) -> d
         "history": fit.history,
         "job": job.model_dump(mode="json"),
     }
-    with staged_folder(out) as folder:
+    with staged_folder(out, "align", job) as folder:
         fit.rotations.save(folder / "rotations.safetensors")
         write_json(folder / "results.json", results)
         title = f"MAS IIA, {'/'.join(dict.fromkeys(sites))}, k={job.align.k}"

@@ -104,7 +104,7 @@ def run_figure_2ab(
     summary = summarize_rows(rows)
     results = {"summary": summary, "rows": rows, "seconds": round(time.perf_counter() - start, 1),
                "config": cfg.model_dump(mode="json")}
-    with staged_folder(out) as folder:
+    with staged_folder(out, "figure 2ab", cfg) as folder:
         for name in names:
             shutil.copytree(parts / name, folder / "mas" / name)
         write_json(folder / "results.json", results)

@@ -34,8 +34,10 @@ from mas.lm.finetune import FinetuneConfig, finetune
 from mas.lm.smollm2 import smollm2_gguf
 from mas.models.hf import HFAdapter, check_config, load_causal_lm, load_config, load_tokenizer
 from mas.plots import iia_heatmap
+from mas.run_folder import check_replaceable, write_marker
 
 GROUPS = {"toxic": 1, "nontoxic": 0}  # group name -> label of its fine-tuning texts
+FIGURE_2C = "figure 2c"  # the run marker's command; its settings live with each fine-tuned copy
 
 
 class Figure2cConfig(BaseModel):
@@ -171,6 +173,9 @@ def run_figure_2c(cfg: Figure2cConfig, out: Path, log: Callable[[str], None] = p
     """Fine-tune the copies, align them all, and write the figure with its table."""
     start = time.perf_counter()
     cfg, texts = preflight(cfg)
+    # The folder accumulates fine-tuned copies (each checks its own settings) and the latest results.
+    check_replaceable(out)
+    write_marker(out, FIGURE_2C)
     folders = finetune_copies(cfg, out, texts, log)
     finetune_seconds = time.perf_counter() - start
     names = [name for name, _, _ in model_plan(cfg)]

@@ -96,7 +96,7 @@ def run_figure_3b(
     rows = [{**row, "das_reference": das_reference} for row in rows]
     seconds = round(time.perf_counter() - start, 1)
     results = {"rows": rows, "runs": runs, "seconds": seconds, "config": cfg.model_dump(mode="json")}
-    with staged_folder(out) as folder:
+    with staged_folder(out, "figure 3b", cfg) as folder:
         write_json(folder / "results.json", results)
         write_csv(folder / "table.csv", rows, COLUMNS)
         _plot(rows, folder / "figure_3b.png")

@@ -141,7 +141,7 @@ def run_lm_alignment(
         history=fit.history,
         job=job.model_dump(mode="json"),
     )
-    with staged_folder(out) as folder:
+    with staged_folder(out, "lm-align", job) as folder:
         fit.rotations.save(folder / "rotations.safetensors")
         write_json(folder / "results.json", results)
         atomic_write_bytes(folder / "iia.csv", matrix_csv(labels, results["token_matrix"], results["trial_matrix"]))

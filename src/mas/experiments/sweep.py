@@ -49,6 +49,7 @@ from mas.experiments.alignment import load_task_models, shared_task
 from mas.io import atomic_write_bytes, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.progress import progress_bar
+from mas.run_folder import check_writable, claim_folder
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
 
@@ -133,14 +134,35 @@ def read_table(path: Path) -> list[dict]:
     path = Path(path)
     if not path.exists():
         return []
+    if not path.is_file():
+        raise MasError(f"sweep table {path} is not a file")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise MasError(f"sweep table {path} is not a text (JSONL) file") from None
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
                 raise MasError(f"sweep table {path} is corrupt at line {number}") from None
+            if not isinstance(rows[-1], dict):
+                raise MasError(f"sweep table {path} line {number} is not a row (a JSON object)")
     return rows
+
+
+def check_table(path: Path, flag: str = "--table") -> Path:
+    """Refuse, before any work, a table that cannot be read as a sweep table or cannot be written."""
+    check_writable(path, flag)
+    read_table(path)
+    return Path(path)
+
+
+def claim_sweep_figure(out: Path, table: Path | None, name: str, figure: BaseModel, overwrite: bool) -> Path:
+    """Check a sweep figure's run folder and its table (default OUT.rows.jsonl beside OUT); returns the table."""
+    claim_folder(out, name, figure, overwrite=overwrite)
+    return check_table(table or Path(out).with_name(f"{Path(out).name}.rows.jsonl"))
 
 
 def append_row(path: Path, row: dict) -> None:
@@ -333,7 +355,7 @@ def run_sweep_figure(
     models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
               for s in figure.model_seeds]
     rows = run_sweep(spec(models), table, show_progress)
-    with staged_folder(out) as folder:
+    with staged_folder(out, name, figure) as folder:
         summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
                    "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
         flat = [{**r, **{f"iia_{k}": v for k, v in r.get("iia", {}).items()}} for r in rows]

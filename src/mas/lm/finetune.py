@@ -7,6 +7,7 @@ other model. The folder is written to a temporary sibling and renamed, so a cras
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from os import PathLike
 from pathlib import Path
@@ -50,6 +51,13 @@ class FinetuneConfig:
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else (2e-4 if self.lora_rank else 2e-5)
+
+
+def finetune_settings(base: str | PathLike | PreTrainedModel, texts: list[str], config: FinetuneConfig) -> dict:
+    """What identifies a fine-tune in its run marker: the base, a digest of the texts, and the settings."""
+    name = type(base).__name__ if isinstance(base, PreTrainedModel) else str(base)
+    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
+    return {"base": name, "texts": digest, "config": asdict(config)}
 
 
 def _encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], length: int) -> list[list[int]]:
@@ -160,7 +168,7 @@ def finetune(
         model = model.merge_and_unload()
     model = model.requires_grad_(False).to(resolve_dtype(config.save_dtype, device))
     out = Path(out)
-    with staged_folder(out) as tmp:
+    with staged_folder(out, "finetune", finetune_settings(base, texts, config)) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         summary = {"config": asdict(config), "texts": len(rows), "first_loss": losses[0], "last_loss": losses[-1]}

@@ -7,8 +7,9 @@ exactly the batches an uninterrupted one would have.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -21,6 +22,7 @@ from mas.io import load_tensors, read_json, save_tensors, write_json
 from mas.models.adapter import run_task_model
 from mas.models.checkpoint import Arch, TaskModelConfig, load_checkpoint, save_checkpoint
 from mas.progress import progress_bar
+from mas.run_folder import check_writable, claim_folder, read_marker, run_marker, write_marker
 from mas.tasks import CausalModel, make_task
 from mas.tasks.sequences import IGNORE, sample_sequences
 
@@ -28,13 +30,14 @@ from mas.tasks.sequences import IGNORE, sample_sequences
 # embedding first, with the same shape, so a GRU and a transformer of the same seed would otherwise
 # start from the same embedding table (and, since training moves it little, end near it too).
 INIT_SEED_OFFSET = {"gru": 0, "transformer": 100_003}
+TRAIN = "train"  # the run marker's command of a trained model folder
 
 
 class TrainConfig(BaseModel):
     task: str = "multi_object"
     arch: Arch = "gru"
     seed: int = 0
-    width: int = 128
+    width: int = Field(128, ge=1)
     max_steps: int = Field(6000, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0)
@@ -42,7 +45,7 @@ class TrainConfig(BaseModel):
     warmup: int = Field(100, ge=0)
     eval_every: int = Field(100, ge=1)
     eval_sequences: int = Field(500, ge=1)
-    target_accuracy: float = 0.99
+    target_accuracy: float = Field(0.99, gt=0, le=1)
     heldout_counts: list[int] | None = Field(None, description="sizes never trained on; the task's own by default")
     void_prob: float | None = Field(None, description="void-token rate; default 0.2 for transformers, 0 otherwise")
     options: dict[str, Any] = Field(default_factory=dict, description="further task options, e.g. max_count")
@@ -97,7 +100,7 @@ def _save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> int:
     meta = read_json(folder / "train_state.json")
     if meta.get("config") != cfg.model_dump():
-        raise MasError(f"{folder} holds an interrupted run with other settings; remove it or use another folder")
+        raise MasError(f"{folder} holds an interrupted run with other settings; pass --overwrite to replace it")
     tensors = load_tensors(folder / "train_state.safetensors")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     optim_state: dict[int, dict[str, torch.Tensor]] = {}
@@ -109,7 +112,9 @@ def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     return int(meta["step"])
 
 
-def train_task_model(cfg: TrainConfig, folder: Path, show_progress: bool = True) -> TaskModelConfig:
+def train_task_model(
+    cfg: TrainConfig, folder: Path, show_progress: bool = True, log: Callable[[str], None] = print
+) -> TaskModelConfig:
     """Train until held-out accuracy reaches the target (or max_steps); write the checkpoint folder."""
     folder = Path(folder)
     task = make_task(cfg.task, **cfg.task_options())
@@ -123,6 +128,8 @@ def train_task_model(cfg: TrainConfig, folder: Path, show_progress: bool = True)
     model = model_cfg.build_model().train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step = _load_state(folder, model, optimizer, cfg) if (folder / "train_state.json").exists() else 0
+    if step:
+        log(f"resuming {folder} from step {step}")
     accuracy = 0.0
     with progress_bar(show_progress) as bar:
         job = bar.add_task(f"training {cfg.arch} on {cfg.task}", total=cfg.max_steps, completed=step, status="")
@@ -152,6 +159,7 @@ def train_task_model(cfg: TrainConfig, folder: Path, show_progress: bool = True)
     by_size = accuracy_by_size(model, task, heldout, cfg.eval_sequences, cfg.seed + 2)
     final = model_cfg.model_copy(update={"steps": step, "heldout_accuracy": accuracy, "heldout_by_size": by_size})
     save_checkpoint(folder, model.eval(), final)
+    write_marker(folder, TRAIN, cfg)
     for name in ("train_state.json", "train_state.safetensors"):
         (folder / name).unlink(missing_ok=True)
     return final
@@ -161,10 +169,53 @@ def model_folder(cfg: TrainConfig, models_dir: Path) -> Path:
     return Path(models_dir) / f"{cfg.task}-{cfg.arch}-s{cfg.seed}"
 
 
+def is_finished(folder: Path) -> bool:
+    return (Path(folder) / "config.json").is_file()
+
+
+def trained_with(folder: Path, cfg: TrainConfig) -> bool | None:
+    """Whether the finished model in `folder` was trained with `cfg` (None: its settings were not recorded)."""
+    marker = read_marker(folder)
+    return None if marker is None else marker == run_marker(TRAIN, cfg)
+
+
+def claim_model_folder(folder: Path, cfg: TrainConfig, overwrite: bool = False) -> None:
+    """Check, before training, that `folder` is new, this run's to resume or reuse, or may be replaced.
+
+    A finished model trained with other settings (or with unrecorded ones), or a folder of other
+    files, is replaced only with `overwrite`; the folder is then emptied here, before training.
+    """
+    folder = Path(folder)
+    check_writable(folder, "--out")
+    if folder.exists() and not folder.is_dir():
+        raise MasError(f"--out {folder} is a file, not a folder")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    if is_finished(folder):
+        conflict = trained_with(folder, cfg) is not True and "a trained model with other (or unrecorded) settings"
+    elif (folder / "train_state.json").is_file():
+        saved = read_json(folder / "train_state.json").get("config")
+        conflict = saved != cfg.model_dump() and "an interrupted training run with other settings"
+    else:
+        conflict = "files that are not a mas model"
+    if not conflict:
+        return
+    if not overwrite:
+        raise MasError(f"{folder} holds {conflict}; pass --overwrite to replace it, or choose another --out")
+    claim_folder(folder, TRAIN, cfg, overwrite=True)
+    shutil.rmtree(folder)
+
+
 def ensure_model(cfg: TrainConfig, models_dir: Path, show_progress: bool = True) -> Path:
-    """The folder of a trained model for `cfg`, training it first if it is not there yet."""
+    """The folder of a trained model for `cfg`, training it first if it is not there yet.
+
+    A model there that was trained with other settings is refused rather than silently reused.
+    """
     folder = model_folder(cfg, models_dir)
-    if (folder / "config.json").exists():
+    if is_finished(folder):
+        if trained_with(folder, cfg) is False:
+            raise MasError(f"{folder} holds a model trained with other settings than this command's; "
+                           "move it away or use another --models-dir")
         load_checkpoint(folder)  # refuses a corrupt or mismatched checkpoint before any long work
     else:
         train_task_model(cfg, folder, show_progress)

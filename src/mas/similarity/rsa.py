@@ -14,15 +14,16 @@ from mas.errors import MasError
 from mas.similarity._input import Array, as_matrix, check_gram_size, check_pair, load, unit_rows
 from mas.similarity._linalg import euclidean_distances, gram
 
-METRICS = ("cosine", "euclidean", "correlation")
+METRICS = ("cosine", "euclidean", "sqeuclidean", "correlation")
 COMPARISONS = ("spearman", "pearson")
 
 
 def rdm(x: Array, metric: str = "cosine", *, zscore: bool = False) -> np.ndarray:
     """The n×n dissimilarity matrix of the rows of `x`.
 
-    Metrics: "cosine" (1 − cosine similarity), "euclidean" (plain, not squared, distance) and
-    "correlation" (1 − Pearson correlation of two rows across units).
+    Metrics: "cosine" (1 − cosine similarity), "euclidean" (the plain distance), "sqeuclidean" (the
+    squared distance, which rsatoolbox calls "euclidean"; Spearman comparisons are the same for both,
+    Pearson ones differ) and "correlation" (1 − Pearson correlation of two rows across units).
     """
     x = as_matrix(x, "X")
     check_gram_size(x.shape[0])
@@ -50,12 +51,14 @@ def _rdm(a: np.ndarray, metric: str, name: str) -> np.ndarray:
         return _one_minus_gram(unit_rows(_centred_rows(a, name), name))
     if metric == "euclidean":
         return euclidean_distances(a)
+    if metric == "sqeuclidean":
+        return np.square(euclidean_distances(a))
     raise MasError(f"unknown RDM metric {metric!r}; choose one of {', '.join(METRICS)}")
 
 
 def _varying(v: np.ndarray, metric: str, name: str) -> np.ndarray:
     """Refuse an RDM whose entries are all equal up to rounding: it has no correlation."""
-    scale = float(v.max()) if metric == "euclidean" else 1.0
+    scale = float(v.max()) if metric in ("euclidean", "sqeuclidean") else 1.0
     if np.ptp(v) <= 1e-10 * scale:
         raise MasError(f"the RDM of {name} is constant (all rows equally dissimilar); its correlation is undefined")
     return v

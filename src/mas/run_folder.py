@@ -1,0 +1,148 @@
+"""What may be written where, decided before any compute starts.
+
+Every folder `mas` writes as a whole (a run, a trained model, a fine-tune) holds a marker,
+`mas-run.json`, naming the command and the settings that made it. A folder is replaced only when it
+is such a run of the same command and settings, or when the user passed `--overwrite`; a folder
+`mas` did not write is never emptied otherwise. Paths are checked (not a file, not a system folder,
+writable) before the work, so a bad path costs no compute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from mas.errors import MasError
+
+MARKER = "mas-run.json"
+SYSTEM_FOLDERS = tuple(
+    Path(p) for p in ("/proc", "/sys", "/dev", "/boot", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr", "/run")
+)
+
+# Folders the user allowed to be replaced (with --overwrite) in this process.
+_allowed: set[Path] = set()
+
+
+def run_marker(command: str, settings: Any = None) -> dict:
+    """The marker of a run: the command and its settings as plain JSON (so equal settings compare equal)."""
+    if isinstance(settings, BaseModel):
+        settings = settings.model_dump(mode="json")
+    return {"command": command, "settings": json.loads(json.dumps(settings, sort_keys=True, default=str))}
+
+
+def read_marker(folder: Path) -> dict | None:
+    """The marker of `folder`, or None where it has none (or an unreadable one)."""
+    try:
+        marker = json.loads((Path(folder) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and "command" in marker else None
+
+
+def write_marker(folder: Path, command: str, settings: Any = None) -> None:
+    from mas.io import write_json  # mas.io uses this module: imported here to keep the import graph one-way
+
+    write_json(Path(folder) / MARKER, run_marker(command, settings))
+
+
+def _is_system_path(path: Path) -> bool:
+    return any(path == root or root in path.parents for root in SYSTEM_FOLDERS)
+
+
+def _protected(path: Path) -> bool:
+    """Folders never replaced even with --overwrite: the file system root, home, and where we stand."""
+    cwd = Path.cwd().resolve()
+    return path == Path(path.anchor) or path == Path.home().resolve() or path == cwd or path in cwd.parents
+
+
+def check_writable(path: Path, flag: str) -> None:
+    """Refuse a path under a system folder, or one whose nearest existing folder cannot be written."""
+    resolved = Path(path).resolve()
+    if _is_system_path(resolved):
+        raise MasError(f"{flag} {path} is inside a system folder; choose a folder of your own")
+    parent = resolved
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise MasError(f"{flag} {path} cannot be created: {parent} is a file")
+    try:
+        Path(tempfile.mkdtemp(dir=parent, prefix=".mas-write-check.")).rmdir()
+    except OSError as err:
+        raise MasError(f"{flag} {path} cannot be written: {err.strerror or err}") from None
+
+
+def claim_folder(path: Path, command: str, settings: Any = None, *, overwrite: bool = False, flag: str = "--out") -> Path:
+    """Check, before any work, that the run folder `path` may be (re)written by this run.
+
+    Allowed: a new or empty folder, or a run of the same command and settings; anything else only
+    with `overwrite`, and never the current folder, home or the root.
+    """
+    path = Path(path)
+    resolved = path.resolve()
+    check_writable(path, flag)
+    if resolved.exists() and not resolved.is_dir():
+        raise MasError(f"{flag} {path} is a file, not a folder")
+    if resolved.is_dir() and any(resolved.iterdir()):
+        marker = read_marker(resolved)
+        if marker != run_marker(command, settings):
+            if not overwrite:
+                what = ("files that mas did not write" if marker is None
+                        else f"a '{marker['command']}' run with other settings")
+                raise MasError(f"{flag} {path} already holds {what}; pass --overwrite to replace it, or choose another folder")
+            if _protected(resolved):
+                raise MasError(f"refusing to replace {path}: it is the current folder, one above it, home or the root")
+        _allowed.add(resolved)
+    return path
+
+
+def replaceable(folder: Path) -> bool:
+    """Whether an existing `folder` may be replaced: a `mas` run, or one the user allowed."""
+    folder = Path(folder)
+    return not any(folder.iterdir()) or read_marker(folder) is not None or folder.resolve() in _allowed
+
+
+def check_replaceable(folder: Path) -> None:
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise MasError(f"{folder} is a file, not a folder")
+    if folder.is_dir() and not replaceable(folder):
+        raise MasError(f"{folder} holds files that mas did not write; pass --overwrite to replace it, or choose another folder")
+
+
+def replace_folder(staged: Path, final: Path) -> None:
+    """Put `staged` at `final`; an old `final` is moved aside first and removed only once the new one is in place."""
+    old = None
+    if final.exists():
+        check_replaceable(final)
+        old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}.", suffix=".old"))
+        os.replace(final, old / final.name)
+    os.replace(staged, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_temporaries(final: Path) -> None:
+    """Remove temporaries `.NAME.PID.*` beside `final` left by a process that was killed (its PID is gone)."""
+    final = Path(final)
+    if not final.parent.is_dir():
+        return
+    for entry in final.parent.glob(f".{final.name}.*"):
+        parts = entry.name[len(final.name) + 2 :].split(".")
+        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
