@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # a machine that already has torch (a GPU machine) keeps its own through the venv's system packages.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test faults bench clean
 
 $(BIN)/python:
 	if $(PYTHON) -c "import torch" 2>/dev/null; then \
@@ -30,6 +30,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Kills real commands at seeded random points and checks that reruns resume exactly (several minutes).
+faults: install
+	MAS_FAULTS=1 $(BIN)/python -m pytest tests/faults
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -1,12 +1,13 @@
 """Shared fixtures: tiny Multi-Object GRUs trained once per test session."""
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from mas.models import TaskModelAdapter, load_checkpoint
-from mas.models.training import TrainConfig, train_task_model
+from mas.models.training import TrainConfig, is_finished, train_task_model, trained_with
 
 torch.set_num_threads(2)
 
@@ -17,11 +18,17 @@ TINY = dict(task="multi_object", arch="gru", width=48, max_steps=1500, eval_ever
 
 @pytest.fixture(scope="session")
 def tiny_gru_folders(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    root = tmp_path_factory.mktemp("models")
+    """Two tiny GRUs; with MAS_TEST_MODELS=DIR they are kept there and reused by later test runs
+    (only models trained with exactly these settings are reused)."""
+    cache = os.environ.get("MAS_TEST_MODELS")
+    root = Path(cache) if cache else tmp_path_factory.mktemp("models")
     folders = []
     for seed in (0, 1):
-        folder = root / f"gru-s{seed}"
-        config = train_task_model(TrainConfig(seed=seed, **TINY), folder, show_progress=False)
+        folder, cfg = root / f"gru-s{seed}", TrainConfig(seed=seed, **TINY)
+        if cache and is_finished(folder) and trained_with(folder, cfg):
+            config = load_checkpoint(folder)[1]
+        else:
+            config = train_task_model(cfg, folder, show_progress=False)
         assert config.heldout_accuracy >= 0.99, config
         folders.append(folder)
     return folders
@@ -30,3 +37,6 @@ def tiny_gru_folders(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @pytest.fixture(scope="session")
 def tiny_grus(tiny_gru_folders: list[Path]) -> list[TaskModelAdapter]:
     return [TaskModelAdapter(load_checkpoint(f)[0], name=f.name) for f in tiny_gru_folders]
+
+# The fault-injection suite kills and reruns real commands for minutes: `make faults` runs it.
+collect_ignore = [] if os.environ.get("MAS_FAULTS") else ["faults"]

@@ -103,4 +103,4 @@ def test_nan_activations(tiny_gru_folders: list[Path], tmp_path: Path) -> None:
 
 def test_empty_dataset(tiny_gru_folders: list[Path], tmp_path: Path) -> None:
     result = run(*align_args(tiny_gru_folders, tmp_path / "r", pairs="0"))
-    assert_one_line_error(result, "train_pairs")
+    assert_one_line_error(result, "invalid --pairs")

@@ -2,7 +2,11 @@
 
 import json
 import os
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -88,10 +92,6 @@ def test_bad_settings_are_refused_with_the_flag_name(tmp_path: Path) -> None:
     assert not (tmp_path / "m").exists()
 
 
-def test_align_pair_count_errors_name_the_flag(tiny_gru_folders: list[Path], tmp_path: Path) -> None:
-    assert_one_line_error(run(*align_args(tiny_gru_folders, tmp_path / "r", pairs="0")), "invalid --pairs")
-
-
 @pytest.mark.parametrize("kind", ["system", "file", "under-file"])
 def test_output_paths_are_checked_before_any_work(tiny_gru_folders: list[Path], tmp_path: Path, kind: str) -> None:
     a_file = tmp_path / "taken"
@@ -174,3 +174,18 @@ def test_help_lists_tasks_and_sites_and_no_bool_placeholders() -> None:
     assert "same_object" in train_help and "rounding" in train_help
     align_help = run("align", "--help").output
     assert "layers.<i>" in align_help and "<bool>" not in align_help and "--threads" in align_help
+
+
+def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path: Path) -> None:
+    out = tmp_path / "model"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "mas", "train", *TINY_TRAIN, "--max-steps", "100000", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not (out / "train_state.json").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted:" in err and "run the same command to resume" in err and "Traceback" not in err
+    assert (out / "train_state.json").is_file()

@@ -106,7 +106,7 @@ def staged_folder(final: Path, command: str, settings: Any = None) -> Iterator[P
     """
     final = Path(final)
     check_replaceable(final)
-    remove_stale_temporaries(final)
+    remove_stale_temporaries(final.parent, final.name)
     tmp = _temporary(final, folder=True)
     try:
         yield tmp

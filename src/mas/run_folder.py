@@ -127,14 +127,15 @@ def replace_folder(staged: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def remove_stale_temporaries(final: Path) -> None:
-    """Remove temporaries `.NAME.PID.*` beside `final` left by a process that was killed (its PID is gone)."""
-    final = Path(final)
-    if not final.parent.is_dir():
+def remove_stale_temporaries(folder: Path, name: str | None = None) -> None:
+    """Remove the temporaries `.NAME.PID.*.tmp` (of `name`, or of any file) in `folder` that a killed
+    process left behind: those whose PID is no longer running."""
+    folder = Path(folder)
+    if not folder.is_dir():
         return
-    for entry in final.parent.glob(f".{final.name}.*"):
-        parts = entry.name[len(final.name) + 2 :].split(".")
-        if parts and parts[0].isdigit() and not _alive(int(parts[0])):
+    for entry in folder.glob(f".{name or '*'}.*.tmp"):
+        pid = entry.name[:-4].rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
 
 

@@ -49,7 +49,7 @@ from mas.experiments.alignment import load_task_models, shared_task
 from mas.io import atomic_write_bytes, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.progress import progress_bar
-from mas.run_folder import check_writable, claim_folder
+from mas.run_folder import check_writable, claim_folder, remove_stale_temporaries
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
 
@@ -298,6 +298,7 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
 def run_sweep(spec: SweepSpec, table: Path, show_progress: bool = True) -> list[dict]:
     """Run every job of `spec` not yet in `table`, appending a row per finished job; all rows of `spec`."""
     fingerprint = spec.fingerprint()
+    remove_stale_temporaries(Path(table).parent, Path(table).name)
     done = {r.get("key") for r in read_table(table)}
     todo = [j for j in spec.jobs() if row_key(fingerprint, j) not in done]
     context = SweepContext(spec)

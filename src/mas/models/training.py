@@ -22,7 +22,7 @@ from mas.io import load_tensors, read_json, save_tensors, write_json
 from mas.models.adapter import run_task_model
 from mas.models.checkpoint import Arch, TaskModelConfig, load_checkpoint, save_checkpoint
 from mas.progress import progress_bar
-from mas.run_folder import check_writable, claim_folder, read_marker, run_marker, write_marker
+from mas.run_folder import check_writable, claim_folder, read_marker, remove_stale_temporaries, run_marker, write_marker
 from mas.tasks import CausalModel, make_task
 from mas.tasks.sequences import IGNORE, sample_sequences
 
@@ -31,6 +31,8 @@ from mas.tasks.sequences import IGNORE, sample_sequences
 # start from the same embedding table (and, since training moves it little, end near it too).
 INIT_SEED_OFFSET = {"gru": 0, "transformer": 100_003}
 TRAIN = "train"  # the run marker's command of a trained model folder
+# The settings that make a model what it is; the rest (steps, learning rate, ...) is its training budget.
+MODEL_FIELDS = ("task", "arch", "seed", "width", "heldout_counts", "void_prob", "options")
 
 
 class TrainConfig(BaseModel):
@@ -127,6 +129,7 @@ def train_task_model(
     )
     model = model_cfg.build_model().train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    remove_stale_temporaries(folder)
     step = _load_state(folder, model, optimizer, cfg) if (folder / "train_state.json").exists() else 0
     if step:
         log(f"resuming {folder} from step {step}")
@@ -173,10 +176,17 @@ def is_finished(folder: Path) -> bool:
     return (Path(folder) / "config.json").is_file()
 
 
-def trained_with(folder: Path, cfg: TrainConfig) -> bool | None:
-    """Whether the finished model in `folder` was trained with `cfg` (None: its settings were not recorded)."""
+def trained_with(folder: Path, cfg: TrainConfig, fields: tuple[str, ...] | None = None) -> bool | None:
+    """Whether the finished model in `folder` was trained with `cfg`, or agrees with it on `fields`
+    (None: its settings were not recorded)."""
     marker = read_marker(folder)
-    return None if marker is None else marker == run_marker(TRAIN, cfg)
+    if marker is None:
+        return None
+    wanted = run_marker(TRAIN, cfg)
+    if fields is None:
+        return marker == wanted
+    saved = marker.get("settings") or {}
+    return marker.get("command") == TRAIN and all(saved.get(f) == wanted["settings"][f] for f in fields)
 
 
 def claim_model_folder(folder: Path, cfg: TrainConfig, overwrite: bool = False) -> None:
@@ -209,13 +219,14 @@ def claim_model_folder(folder: Path, cfg: TrainConfig, overwrite: bool = False) 
 def ensure_model(cfg: TrainConfig, models_dir: Path, show_progress: bool = True) -> Path:
     """The folder of a trained model for `cfg`, training it first if it is not there yet.
 
-    A model there that was trained with other settings is refused rather than silently reused.
+    A model there is reused when it is the same model (task, architecture, seed, width, held-out
+    sizes, task options), whatever its training budget; another model is refused, never reused.
     """
     folder = model_folder(cfg, models_dir)
     if is_finished(folder):
-        if trained_with(folder, cfg) is False:
-            raise MasError(f"{folder} holds a model trained with other settings than this command's; "
-                           "move it away or use another --models-dir")
+        if trained_with(folder, cfg, MODEL_FIELDS) is False:
+            raise MasError(f"{folder} holds a different model (task, architecture, seed, width, held-out sizes or "
+                           "task options differ); move it away or use another --models-dir")
         load_checkpoint(folder)  # refuses a corrupt or mismatched checkpoint before any long work
     else:
         train_task_model(cfg, folder, show_progress)
