@@ -14,7 +14,7 @@ import torch
 from typer.testing import CliRunner
 
 from mas.cli import app
-from mas.io import read_json, staged_folder, write_json
+from mas.io import read_json, save_tensors, staged_folder, write_json
 from mas.run_folder import MARKER, read_marker
 from mas.threads import set_threads, usable_cores
 from test_cli import align_args, assert_one_line_error, run
@@ -142,10 +142,12 @@ def test_run_folders_follow_the_umask(tmp_path: Path) -> None:
     try:
         with staged_folder(tmp_path / "run", "test") as folder:
             write_json(folder / "results.json", {"a": 1})
+            save_tensors(folder / "weights.safetensors", {"w": torch.zeros(3)})
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
-    assert stat.S_IMODE((tmp_path / "run" / "results.json").stat().st_mode) == 0o644
+    for name in ("results.json", "weights.safetensors"):
+        assert stat.S_IMODE((tmp_path / "run" / name).stat().st_mode) == 0o644
     assert read_json(tmp_path / "run" / MARKER) == {"command": "test", "settings": None}
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 
 from mas.errors import MasError
 from mas.run_folder import check_replaceable, remove_stale_temporaries, replace_folder, write_marker
@@ -75,15 +75,8 @@ def read_json(path: Path) -> Any:
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
-    """Save tensors as safetensors, atomically."""
-    path = Path(path)
-    tmp = _temporary(path)
-    try:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Save tensors as safetensors, atomically (through `atomic_write_bytes`, so with its permissions)."""
+    atomic_write_bytes(Path(path), save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata))
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:

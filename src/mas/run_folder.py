@@ -62,11 +62,12 @@ def _protected(path: Path) -> bool:
 
 
 def check_writable(path: Path, flag: str) -> None:
-    """Refuse a path under a system folder, or one whose nearest existing folder cannot be written."""
+    """Refuse a path under a system folder, or one whose nearest existing folder above cannot be written
+    (outputs are written beside their final name and renamed into place)."""
     resolved = Path(path).resolve()
     if _is_system_path(resolved):
         raise MasError(f"{flag} {path} is inside a system folder; choose a folder of your own")
-    parent = resolved
+    parent = resolved.parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
