@@ -108,7 +108,10 @@ class TaskModelAdapter(ModelAdapter):
         return run_task_model(self.model, tokens, intervention, feed_mask, output_mask)
 
     @torch.no_grad()
-    def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor | None:
+        """The model's own `resume_states`; None for a model without one, which then runs whole sequences."""
+        if not hasattr(self.model, "resume_states"):
+            return None
         return self.model.resume_states(site, tokens.to(self.device), start.to(self.device))
 
 
