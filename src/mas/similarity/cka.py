@@ -53,8 +53,9 @@ class _Moments:
 
         A NaN or inf anywhere in `block` makes its column sums NaN or inf, so checking those
         refuses it without a pass of its own."""
-        block = block - self.shift
-        sums = block.sum(axis=0).astype(np.float64)  # pairwise in the block's own precision
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf are refused just below
+            block = block - self.shift
+            sums = block.sum(axis=0).astype(np.float64)  # pairwise in the block's own precision
         if not np.isfinite(sums).all():
             raise MasError(f"{self.name} contains NaN or inf values")
         self.total += sums
