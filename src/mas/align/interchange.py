@@ -17,6 +17,7 @@ from mas.align.rotation import Rotations
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import EditFn, Intervention
+from mas.models.resume import Resume, first_true
 from mas.tasks.pairs import IGNORE, PairSet
 
 
@@ -80,6 +81,21 @@ def read_source_states(adapter: ModelAdapter, site: str, pairs: PairSet, batch_s
     Sources never change while maps train, so this runs once per dataset.
     """
     return read_states(adapter, site, pairs.source_tokens, pairs.source_positions, batch_size)
+
+
+@torch.no_grad()
+def read_resume(adapter: ModelAdapter, site: str, pairs: PairSet, batch_size: int = 512) -> Resume | None:
+    """Where the target can start on each pair (its first intervened or scored position: nothing
+    before it differs from the target's own run) and what the adapter recorded there; None where
+    the adapter cannot start midway."""
+    start = first_true(pairs.edit_mask | (pairs.labels != IGNORE))
+    chunks = []
+    for i in range(0, len(pairs), batch_size):
+        states = adapter.resume_states(site, pairs.tokens[i : i + batch_size], start[i : i + batch_size])
+        if states is None:
+            return None
+        chunks.append(states)
+    return Resume(start, torch.cat(chunks)) if chunks else None
 
 
 @dataclass

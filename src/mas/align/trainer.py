@@ -23,6 +23,7 @@ from mas.align.interchange import (
     DirectionPart,
     Interchange,
     correct_predictions,
+    read_resume,
     read_source_states,
     read_states,
     stacked_batch,
@@ -32,6 +33,7 @@ from mas.align.maps import Direction, SiteMap
 from mas.errors import MasError
 from mas.memory import release_free_memory
 from mas.models.adapter import ModelAdapter
+from mas.models.resume import Resume
 from mas.progress import progress_bar
 from mas.tasks.pairs import IGNORE, PairSet
 
@@ -111,7 +113,7 @@ class AlignmentTrainer:
         self.site_map: SiteMap = site_map if site_map is not None else Interchange(config.k, config.keep_target)
         self.widths = check_sites(self.adapters, self.sites)
         self.site_map.check(self.widths)
-        self._cache: dict[tuple[str, int, int], torch.Tensor] = state_cache if state_cache is not None else {}
+        self._cache: dict[tuple[str, int, int], Any] = state_cache if state_cache is not None else {}
 
     def source_states(self, source: int, pairs: PairSet) -> torch.Tensor:
         key = ("source", source, id(pairs))
@@ -124,6 +126,13 @@ class AlignmentTrainer:
         key = ("target", target, id(pairs))
         if key not in self._cache:
             self._cache[key] = read_states(self.adapters[target], self.sites[target], pairs.tokens, pairs.target_positions)
+        return self._cache[key]
+
+    def resume_point(self, target: int, pairs: PairSet) -> Resume | None:
+        """Where the target can start on each pair, recorded once per pair set (see `read_resume`)."""
+        key = ("resume", target, id(pairs))
+        if key not in self._cache:
+            self._cache[key] = read_resume(self.adapters[target], self.sites[target], pairs)
         return self._cache[key]
 
     def new_maps(self, seed: int | None = None) -> nn.Module:
@@ -152,9 +161,13 @@ class AlignmentTrainer:
         tokens, labels, intervention = stacked_batch(
             self.sites[target], parts, lambda encoded, rows: self.site_map.decode(rotations, target, encoded, rows)
         )
+        resumes = [self.resume_point(target, batches[d]) for d in dirs]
+        resume = None
+        if all(r is not None for r in resumes):
+            resume = Resume.cat([r.subset(indices[d]) for r, d in zip(resumes, dirs)], tokens.shape[1])
         adapter = self.adapters[target]
         scored = (labels != IGNORE).to(adapter.device)
-        logits = adapter.run(tokens.to(adapter.device), intervention, scored if feed else None, scored)
+        logits = adapter.run(tokens.to(adapter.device), intervention, scored if feed else None, scored, resume)
         return logits, labels, dirs
 
     def written_states(

@@ -12,6 +12,7 @@ from torch import nn
 
 from mas.errors import MasError
 from mas.models.intervention import Intervention
+from mas.models.resume import Resume
 
 
 class ModelAdapter(ABC):
@@ -39,12 +40,19 @@ class ModelAdapter(ABC):
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
+        resume: Resume | None = None,
     ) -> torch.Tensor:
         """Logits (B, L, V) with `intervention` applied; free-running where `feed_mask` is True.
 
         `output_mask` (B, L) names the positions whose logits are used; an adapter may leave the
-        others zero to save work.
+        others zero to save work. With `resume` (from this adapter's `resume_states`), nothing
+        changes before each row's start, so the adapter may run from there.
         """
+
+    def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor | None:
+        """What `run` needs to start each row of `tokens` at `start` rather than at 0, for an
+        intervention at `site`; None where this adapter always runs whole sequences."""
+        return None
 
     @property
     def device(self) -> torch.device:
@@ -91,10 +99,20 @@ class TaskModelAdapter(ModelAdapter):
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
+        resume: Resume | None = None,
     ) -> torch.Tensor:
         if intervention is not None:
             self.check_site(intervention.site)
+        if resume is not None and (feed_mask is None or self.model.recurrent):
+            return self.model.resume(tokens, resume, intervention, feed_mask, output_mask)
         return run_task_model(self.model, tokens, intervention, feed_mask, output_mask)
+
+    @torch.no_grad()
+    def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor | None:
+        """The model's own `resume_states`; None for a model without one, which then runs whole sequences."""
+        if not hasattr(self.model, "resume_states"):
+            return None
+        return self.model.resume_states(site, tokens.to(self.device), start.to(self.device))
 
 
 def run_task_model(

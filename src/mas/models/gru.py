@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from mas.models.intervention import Intervention
+from mas.models.resume import Resume, SuffixPlan, last_true
+
+
+@cache
+def _gru_shell(input_width: int, width: int) -> nn.GRU:
+    """A weightless `nn.GRU` that runs with a cell's weights passed in (see `fused_gru`)."""
+    return nn.GRU(input_width, width, batch_first=True, device="meta")
+
+
+def fused_gru(cell: nn.GRUCell, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """States (B, T, d) of `cell` run over inputs (B, T, e) from `h` (B, d), as one fused call."""
+    weights = {
+        "weight_ih_l0": cell.weight_ih,
+        "weight_hh_l0": cell.weight_hh,
+        "bias_ih_l0": cell.bias_ih,
+        "bias_hh_l0": cell.bias_hh,
+    }
+    return functional_call(_gru_shell(cell.input_size, cell.hidden_size), weights, (x, h[None]))[0]
 
 
 class GRUModel(nn.Module):
@@ -73,3 +94,65 @@ class GRUModel(nn.Module):
         else:
             out = torch.stack(logits + [self.readout(h)], 1)
         return out, (torch.stack(captured, 1) if capture is not None else None)
+
+    def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """The hidden state (B, d) just before each row's start, whatever the site: the step at the
+        start reads it (zeros where a row starts at 0)."""
+        states = self(tokens[:, : max(int(start.max()), 1)], capture="hidden")[1]
+        before = (start - 1).clamp(0, states.shape[1] - 1)
+        return torch.where((start > 0)[:, None], states[torch.arange(len(tokens), device=tokens.device), before], 0.0)
+
+    def resume(
+        self,
+        tokens: torch.Tensor,
+        resume: Resume,
+        intervention: Intervention | None = None,
+        feed_mask: torch.Tensor | None = None,
+        output_mask: torch.Tensor | None = None,
+        fused: bool | None = None,
+    ) -> torch.Tensor:
+        """`forward`'s logits at `output_mask`, computed only from each row's `resume.start` on.
+
+        `resume.states` (B, d) holds each row's recorded hidden state just before its start; the
+        intervention and feeding must change nothing before it, and positions before it are left
+        zero. Rows run longest first and drop out after their last needed position. Teacher-forced
+        steps after the last intervened one run as one `nn.GRU` call where `fused` (default: on a
+        GPU, where one call beats a step loop; on a CPU the shrinking step loop is faster).
+        """
+        batch, length = tokens.shape
+        needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
+        plan = SuffixPlan.build(resume.start.to(tokens.device), needed)
+        start, order = plan.start, plan.order
+        stepped = len(plan.counts)
+        if feed_mask is None and (tokens.is_cuda if fused is None else fused):
+            edits = last_true(intervention.mask.to(tokens.device)) if intervention is not None else start - 1
+            stepped = min(stepped, max(int((edits - resume.start.to(tokens.device)).max()) + 1, 0))
+        h = torch.where((start > 0)[:, None], resume.states.to(tokens.device)[order], 0.0).to(self.embed.weight.dtype)
+        own = tokens[order]
+        token = own.gather(1, start.clamp(max=length - 1)[:, None])[:, 0]
+        states = []
+        for j, n in enumerate(plan.counts[:stepped]):
+            rows, pos = order[:n], start[:n] + j
+            x = self.embed(token[:n])
+            if intervention is not None and intervention.site == "embed":
+                x = intervention.apply_rows(x, rows, pos)
+            h = self.cell(x, h[:n])
+            if intervention is not None and intervention.site == "hidden":
+                h = intervention.apply_rows(h, rows, pos)
+            states.append(h)
+            if j + 1 < len(plan.counts):
+                m = plan.counts[j + 1]
+                token = own[:m].gather(1, (pos[:m] + 1)[:, None])[:, 0]
+                if feed_mask is not None:
+                    fed = feed_mask.to(tokens.device)[rows[:m], pos[:m]]
+                    token = torch.where(fed, self.readout(h[:m]).argmax(-1), token)
+        if stepped < len(plan.counts):
+            n = plan.counts[stepped]
+            cols = (start[:n, None] + torch.arange(stepped, len(plan.counts), device=tokens.device)).clamp(max=length - 1)
+            out = fused_gru(self.cell, self.embed(own[:n].gather(1, cols)), h[:n])
+            states += [out[:count, j] for j, count in enumerate(plan.counts[stepped:])]
+        rows, cols = (needed & (torch.arange(length, device=tokens.device) >= resume.start.to(tokens.device)[:, None])).nonzero(as_tuple=True)
+        logits = h.new_zeros(batch, length, self.readout[-1].out_features)
+        if len(rows):
+            logits = logits.index_put((rows, cols), self.readout(plan.gather(states, rows, cols)))
+        return logits

@@ -33,6 +33,7 @@ from transformers import (
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import Intervention
+from mas.models.resume import Resume
 
 _LAYER_SITE = re.compile(r"layers\.(\d+)")
 
@@ -327,8 +328,12 @@ class HFAdapter(ModelAdapter):
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
+        resume: Resume | None = None,
     ) -> torch.Tensor:
-        """Teacher-forced logits (B, L, V); with `output_mask`, zero outside it and not computed there."""
+        """Teacher-forced logits (B, L, V); with `output_mask`, zero outside it and not computed there.
+
+        `resume` is not used: with `cache_states` a language model already starts at the site's layer.
+        """
         if output_mask is None:
             return self._forward(tokens, intervention, None, feed_mask)
         mask = output_mask.to(self.device, torch.bool)

@@ -29,10 +29,15 @@ class Intervention:
 
     def apply_at(self, hidden: torch.Tensor, position: int) -> torch.Tensor:
         """Edit the states (B, d) of one position, for models that run step by step."""
-        if position >= self.mask.shape[1]:
+        rows = torch.arange(hidden.shape[0], device=hidden.device)
+        return self.apply_rows(hidden, rows, torch.full_like(rows, position))
+
+    def apply_rows(self, hidden: torch.Tensor, rows: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """Edit states (n, d) that belong to batch rows `rows` (n,), each at its own position (n,)."""
+        mask = self.mask.to(hidden.device)
+        inside = positions < mask.shape[1]
+        hit = inside & mask[rows, positions.clamp(max=mask.shape[1] - 1)]
+        index = hit.nonzero(as_tuple=True)[0]
+        if index.numel() == 0:
             return hidden
-        batch = self.mask[:, position].to(hidden.device).nonzero(as_tuple=True)[0]
-        if batch.numel() == 0:
-            return hidden
-        pos = torch.full_like(batch, position)
-        return hidden.index_put((batch,), self.edit(hidden[batch], batch, pos))
+        return hidden.index_put((index,), self.edit(hidden[index], rows[index], positions[index]))

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mas.models.intervention import Intervention
+from mas.models.resume import Resume, last_true
 
 
 def rotate(x: torch.Tensor, base: float = 10_000.0) -> torch.Tensor:
@@ -85,3 +86,28 @@ class TransformerModel(nn.Module):
             if capture == name:
                 captured = x
         return self.unembed(self.norm(x)), captured
+
+    def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        """The states (B, L, d) at `site`: nothing below it changes, so `resume` starts there."""
+        return self(tokens, capture=site)[1]
+
+    def resume(
+        self,
+        tokens: torch.Tensor,
+        resume: Resume,
+        intervention: Intervention | None = None,
+        feed_mask: torch.Tensor | None = None,
+        output_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """`forward`'s logits, run only from the intervened site upward and up to the last needed position."""
+        if feed_mask is not None:
+            raise ValueError("the transformer is free-run by its adapter, not in forward")
+        site = intervention.site if intervention is not None else "embed"
+        end = int(last_true(output_mask).max()) + 1 if output_mask is not None else tokens.shape[1]
+        x = resume.states[:, : max(end, 1)].to(self.embed.weight.dtype)
+        if intervention is not None:
+            x = intervention.apply(x)
+        for block in self.blocks[self.sites.index(site) :]:
+            x = block(x)
+        logits = self.unembed(self.norm(x))
+        return F.pad(logits, (0, 0, 0, tokens.shape[1] - logits.shape[1]))

@@ -55,20 +55,26 @@ def check_gram_size(n: int) -> None:
         raise MasError(f"this measure builds n×n matrices; {n} rows is above {MAX_GRAM_ROWS}, subsample rows first")
 
 
-def float_rows(a: np.ndarray, name: str) -> np.ndarray:
-    """A float64 copy of `a`, refusing NaN and inf."""
-    out = np.array(a, dtype=np.float64)
+def float_rows(a: np.ndarray, name: str, dtype: type = np.float64, copy: bool = True) -> np.ndarray:
+    """`a` as `dtype`: a copy the caller may change, refused if it holds NaN or inf; or with
+    `copy=False` the rows themselves where they already have that dtype, unchecked, for callers
+    that only read them and check what they compute from them."""
+    if not copy:
+        return np.asarray(a, dtype=dtype)
+    out = np.array(a, dtype=dtype)
     if not np.isfinite(out).all():
         raise MasError(f"{name} contains NaN or inf values")
     return out
 
 
-def chunks(a: np.ndarray, name: str, chunk_rows: int, row_map: RowMap | None = None) -> Iterator[np.ndarray]:
-    """Checked float64 chunks of rows of `a`, each passed through `row_map` if given."""
+def chunks(
+    a: np.ndarray, name: str, chunk_rows: int, row_map: RowMap | None = None, dtype: type = np.float64, copy: bool = True
+) -> Iterator[np.ndarray]:
+    """Checked chunks of rows of `a` as `dtype` (see `float_rows`), each passed through `row_map` if given."""
     if chunk_rows < 1:
         raise MasError(f"chunk_rows must be positive, got {chunk_rows}")
     for start in range(0, a.shape[0], chunk_rows):
-        block = float_rows(a[start : start + chunk_rows], name)
+        block = float_rows(a[start : start + chunk_rows], name, dtype, copy)
         yield block if row_map is None else row_map(block)
 
 

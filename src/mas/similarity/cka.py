@@ -36,20 +36,31 @@ from mas.similarity._input import (
 from mas.similarity._linalg import euclidean_distances, gram, t_matmul
 
 
-class _Moments:
-    """Running sums of one side, taken around the first chunk's mean so offsets do not swamp them."""
+SHIFT_ROWS = 1024  # rows of the first chunk whose mean every row is taken around
 
-    def __init__(self, shift: np.ndarray) -> None:
+
+class _Moments:
+    """Running float64 sums of one side, taken around an early mean so offsets do not swamp them."""
+
+    def __init__(self, shift: np.ndarray, name: str) -> None:
         self.shift = shift
-        self.total = np.zeros_like(shift)
+        self.name = name
+        self.total = np.zeros(shift.size)
         self.gram = np.zeros((shift.size, shift.size))
 
-    def add(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Accumulate `block`; return it shifted and its rows' squared norms."""
-        block = block - self.shift
-        self.total += block.sum(axis=0)
-        self.gram += t_matmul(block, block)
-        return block, np.einsum("ij,ij->i", block, block)
+    def add(self, block: np.ndarray) -> np.ndarray:
+        """Accumulate `block` (its products in its own precision); return it shifted.
+
+        A NaN or inf anywhere in `block` makes its column sums NaN or inf, so checking those
+        refuses it without a pass of its own."""
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf are refused just below
+            block = block - self.shift
+            sums = block.sum(axis=0).astype(np.float64)  # pairwise in the block's own precision
+        if not np.isfinite(sums).all():
+            raise MasError(f"{self.name} contains NaN or inf values")
+        self.total += sums
+        self.gram += block.T @ block  # numpy sees AᵀA and computes one triangle (syrk)
+        return block
 
 
 class StreamingLinearCKA:
@@ -74,14 +85,13 @@ class StreamingLinearCKA:
         return self._add(float_rows(x, "X"), float_rows(y, "Y"))
 
     def _add(self, x: np.ndarray, y: np.ndarray) -> StreamingLinearCKA:
-        """`update` for chunks already checked and widened to float64."""
+        """`update` for chunks already checked: float64, or float32 (see `_stream`)."""
         if self.n == 0:
             self._start(x, y)
-        xs, kx = self.x.add(x)
-        ys, ly = self.y.add(y)
-        self.cross += t_matmul(xs, ys)
+        xs, ys = self.x.add(x), self.y.add(y)
+        self.cross += xs.T.astype(np.float64, copy=False) @ ys.astype(np.float64, copy=False) if xs.dtype != ys.dtype else xs.T @ ys
         if self.debiased:
-            self._add_row_terms(xs, ys, kx, ly)
+            self._add_row_terms(xs, ys, np.einsum("ij,ij->i", xs, xs), np.einsum("ij,ij->i", ys, ys))
         self.n += x.shape[0]
         return self
 
@@ -92,7 +102,8 @@ class StreamingLinearCKA:
         return self._debiased_score() if self.debiased else self._biased_score()
 
     def _start(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x, self.y = _Moments(x.mean(axis=0)), _Moments(y.mean(axis=0))
+        self.x = _Moments(x[:SHIFT_ROWS].mean(axis=0, dtype=np.float64).astype(x.dtype), "X")
+        self.y = _Moments(y[:SHIFT_ROWS].mean(axis=0, dtype=np.float64).astype(y.dtype), "Y")
         self.cross = np.zeros((x.shape[1], y.shape[1]))
         dx, dy = x.shape[1], y.shape[1]
         self.row = {"x_kx": np.zeros(dx), "x_ly": np.zeros(dx), "y_kx": np.zeros(dy), "y_ly": np.zeros(dy)}
@@ -161,8 +172,14 @@ def _ratio(xy: float, xx: float, yy: float) -> float:
 
 
 def _stream(x: np.ndarray, y: np.ndarray, debiased: bool, chunk_rows: int, x_map: RowMap | None, y_map: RowMap | None) -> float:
+    """Streamed CKA. In plain biased linear CKA a float32 input keeps its chunk products in float32
+    (XᵀY in the wider precision of the two; sums in float64): half the time of float64 products
+    and as precise as the input. Everything else is widened to float64 first."""
+    plain = not debiased and x_map is None and y_map is None
+    dx, dy = (np.float32 if plain and a.dtype == np.float32 else np.float64 for a in (x, y))
     acc = StreamingLinearCKA(debiased)
-    for xb, yb in zip(chunks(x, "X", chunk_rows, x_map), chunks(y, "Y", chunk_rows, y_map)):
+    blocks = zip(chunks(x, "X", chunk_rows, x_map, dx, copy=not plain), chunks(y, "Y", chunk_rows, y_map, dy, copy=not plain))
+    for xb, yb in blocks:
         acc._add(xb, yb)
     return acc.score()
 
