@@ -31,8 +31,8 @@ from mas.tasks.sequences import IGNORE, sample_sequences
 # start from the same embedding table (and, since training moves it little, end near it too).
 INIT_SEED_OFFSET = {"gru": 0, "transformer": 100_003}
 TRAIN = "train"  # the run marker's command of a trained model folder
-# The settings that make a model what it is; the rest (steps, learning rate, ...) is its training budget.
-MODEL_FIELDS = ("task", "arch", "seed", "width", "heldout_counts", "void_prob", "options")
+# What a model folder's name promises (TASK-ARCH-sSEED); figures reuse any finished model that keeps it.
+MODEL_FIELDS = ("task", "arch", "seed")
 
 
 class TrainConfig(BaseModel):
@@ -219,14 +219,15 @@ def claim_model_folder(folder: Path, cfg: TrainConfig, overwrite: bool = False) 
 def ensure_model(cfg: TrainConfig, models_dir: Path, show_progress: bool = True) -> Path:
     """The folder of a trained model for `cfg`, training it first if it is not there yet.
 
-    A model there is reused when it is the same model (task, architecture, seed, width, held-out
-    sizes, task options), whatever its training budget; another model is refused, never reused.
+    A model there is reused when it is the model the folder's name promises (task, architecture,
+    seed), whatever else it was trained with: a user may put a model of their own making there. A
+    model of another task, architecture or seed is refused, never reused.
     """
     folder = model_folder(cfg, models_dir)
     if is_finished(folder):
         if trained_with(folder, cfg, MODEL_FIELDS) is False:
-            raise MasError(f"{folder} holds a different model (task, architecture, seed, width, held-out sizes or "
-                           "task options differ); move it away or use another --models-dir")
+            raise MasError(f"{folder} holds a model of another task, architecture or seed than its name says; "
+                           "move it away or use another --models-dir")
         load_checkpoint(folder)  # refuses a corrupt or mismatched checkpoint before any long work
     else:
         train_task_model(cfg, folder, show_progress)
