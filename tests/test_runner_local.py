@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import threading
 import time
@@ -13,9 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from mas.cli import app
-from mas.experiments.figure_3b import Figure3bConfig, run_figure_3b
+from mas.experiments import figure_3b
+from mas.experiments.figure_3b import Figure3bConfig
 from mas.experiments.sweep import read_table, run_sweep
-from mas.runner import JobRunner, open_runner
+from mas.runner import JobRunner, cached_map, open_runner
 from ray_sweep import comparable, small_spec
 
 
@@ -106,11 +106,12 @@ def test_bad_runner_flags_are_one_line_errors(tiny_gru_folders: list[Path], tmp_
 
 def test_figure_3b_parts_on_ray_match_in_process(ray_runner: JobRunner, tiny_gru_folders: list[Path],
                                                  tmp_path: Path) -> None:
-    for seed, gru in enumerate(tiny_gru_folders):
-        shutil.copytree(gru, tmp_path / "models" / f"multi_object-gru-s{seed}")
-    config = Figure3bConfig(models_dir=tmp_path / "models", families=["multi_object"], k=4, steps=3, batch_size=8,
-                            train_pairs=32, validation_pairs=8, test_pairs=16)
-    here = run_figure_3b(config, tmp_path / "here", show_progress=False, log=lambda _: None)
-    on_ray = run_figure_3b(config, tmp_path / "ray", show_progress=False, log=lambda _: None, runner=ray_runner)
-    assert len(list((tmp_path / "ray.parts").iterdir())) == 3  # MAS with the family, DAS of both models
-    assert comparable(on_ray["rows"]) == comparable(here["rows"])
+    config = Figure3bConfig(k=4, steps=3, batch_size=8, train_pairs=32, validation_pairs=8, test_pairs=16)
+    jobs = [config.job(list(tiny_gru_folders)), config.job(tiny_gru_folders[1:])]  # a MAS part and a DAS part
+    results = {}
+    for name, runner in (("here", JobRunner()), ("ray", ray_runner)):
+        parts = [figure_3b.part(job, tmp_path / name) for job in jobs]
+        results[name] = cached_map(runner, figure_3b.run_part, None, parts, figure_3b.describe, show_progress=False)
+    assert len(list((tmp_path / "ray").iterdir())) == 2
+    assert comparable(results["ray"]) == comparable(results["here"])
+    assert set(results["ray"][0]["iia"]) == {"0->0", "0->1", "1->0", "1->1"}

@@ -67,11 +67,12 @@ def part(job: CrossTaskJob, parts: Path) -> Part:
     return Part(parts / f"{name}.json", key, job, ("MAS " if len(job.models) > 1 else "DAS ") + name)
 
 
-def _cross_task(_: None, job: CrossTaskJob) -> dict:
+def run_part(_: None, job: CrossTaskJob) -> dict:
+    """One part's job, in the form a job runner calls."""
     return run_cross_task(job, show_progress=False)
 
 
-def _describe(result: dict) -> str:
+def describe(result: dict) -> str:
     return ", ".join(f"{d} {v:.3f}" for d, v in result["iia"].items())
 
 
@@ -89,7 +90,7 @@ def run_figure_3b(
     folders = [ensure_model(cfg.family_model(family), cfg.models_dir, show_progress) for family in cfg.families]
     jobs = [part(cfg.job(models), parts) for folder in folders for models in ([reference, folder], [folder])]
     jobs.append(part(cfg.job([reference]), parts))
-    results = cached_map(runner or JobRunner(), _cross_task, None, jobs, _describe, Resources(cpus=1), show_progress)
+    results = cached_map(runner or JobRunner(), run_part, None, jobs, describe, Resources(cpus=1), show_progress)
     rows, runs = [], {}
     for family, folder, mas, das in zip(cfg.families, folders, results[0::2], results[1::2]):
         iia = mas["iia"]
