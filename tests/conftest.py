@@ -38,5 +38,16 @@ def tiny_gru_folders(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 def tiny_grus(tiny_gru_folders: list[Path]) -> list[TaskModelAdapter]:
     return [TaskModelAdapter(load_checkpoint(f)[0], name=f.name) for f in tiny_gru_folders]
 
+
+
+@pytest.fixture(scope="session")
+def inprocess_sweep(tiny_gru_folders: list[Path], tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """The rows of `ray_sweep.small_spec` run in this process: what every Ray run must reproduce."""
+    from mas.experiments.sweep import run_sweep
+    from ray_sweep import small_spec
+
+    return run_sweep(small_spec(tiny_gru_folders), tmp_path_factory.mktemp("sweep") / "rows.jsonl", show_progress=False)
+
+
 # The fault-injection suite kills and reruns real commands for minutes: `make faults` runs it.
 collect_ignore = [] if os.environ.get("MAS_FAULTS") else ["faults"]

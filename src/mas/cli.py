@@ -45,6 +45,11 @@ _resume_hint: list[str] = []  # what an interrupted command keeps, said on Ctrl-
 def note_resume(hint: str) -> None:
     """Say what an interrupted run of this command keeps and how to go on (printed on Ctrl-C)."""
     _resume_hint[:] = [hint]
+# Where the jobs of a sweep or figure run (see mas.runner); shared by every command that has jobs.
+WORKERS = typer.Option(None, help="Run the jobs on a local Ray with N workers (default: one by one in this process).")
+RAY_ADDRESS = typer.Option(
+    None, "--ray-address", envvar="RAY_ADDRESS", help="Run the jobs on the Ray cluster at ADDRESS (e.g. 10.0.0.1:6379).",
+)
 
 
 def log_line(line: str) -> None:

@@ -119,15 +119,26 @@ def write_csv(path: Path, rows: list[dict], columns: Sequence[str]) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue().encode())
 
 
+def saved_result(path: Path, key: Any) -> dict | None:
+    """The `{"key", "result"}` saved at `path` by `cached_result` or `save_result`, if made from `key`."""
+    path = Path(path)
+    if path.is_file() and (saved := read_json(path)).get("key") == key:
+        return saved
+    return None
+
+
+def save_result(path: Path, key: Any, result: Any) -> None:
+    write_json(Path(path), {"key": key, "result": result})
+
+
 def cached_result(path: Path, key: Any, compute: Callable[[], Any]) -> Any:
     """`compute()`, or the result saved at `path` by an earlier call with the same `key`.
 
     Lets a long experiment resume after a crash: each finished part is a JSON file holding its
     inputs (`key`) beside its result, and a part whose inputs changed is computed again.
     """
-    path = Path(path)
-    if path.is_file() and (saved := read_json(path)).get("key") == key:
+    if (saved := saved_result(path, key)) is not None:
         return saved["result"]
     result = compute()
-    write_json(path, {"key": key, "result": result})
+    save_result(path, key, result)
     return result

@@ -8,7 +8,18 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, emit_json, figure_command, int_list, note_resume, out_console
+from mas.cli import (
+    JSON_HELP,
+    OVERWRITE_HELP,
+    RAY_ADDRESS,
+    RUNS,
+    WORKERS,
+    emit_json,
+    figure_command,
+    int_list,
+    note_resume,
+    out_console,
+)
 from mas.experiments.sweep import claim_sweep_figure
 
 
@@ -28,17 +39,21 @@ def figure_2d(
     out: Path = typer.Option(RUNS / "figure-2d", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    workers: Optional[int] = WORKERS,
+    ray_address: Optional[str] = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """DAS and MAS over k, stitching over r, GRU vs GRU on Multi-Object: a PNG, CSV and JSON."""
     from mas.experiments.figure_2d import Figure2d, run_figure_2d
+    from mas.runner import open_runner
 
     config = Figure2d(models_dir=models_dir, ks=int_list(ks, "ks"), ranks=int_list(ranks, "ranks"),
                       seeds=int_list(seeds, "seeds"), steps=steps, lr=lr, batch_size=batch_size, whole_state=whole_state)
     table = claim_sweep_figure(out, table, "figure_2d", config, overwrite)
     note_resume(f"finished points are kept in {table}; run the same command to resume")
     start = time.perf_counter()
-    summary = run_figure_2d(config, out, table)
+    with open_runner(workers, ray_address) as runner:
+        summary = run_figure_2d(config, out, table, runner=runner)
     for p in summary["points"]:
         out_console.print(f"{p['method']:>7} size {p['size']:>4}: IIA {p['iia']:.3f} ({p['scored']})")
     out_console.print(f"figure in {out}/figure_2d.png")

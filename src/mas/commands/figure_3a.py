@@ -8,7 +8,18 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, emit_json, figure_command, int_list, note_resume, out_console
+from mas.cli import (
+    JSON_HELP,
+    OVERWRITE_HELP,
+    RAY_ADDRESS,
+    RUNS,
+    WORKERS,
+    emit_json,
+    figure_command,
+    int_list,
+    note_resume,
+    out_console,
+)
 from mas.experiments.sweep import claim_sweep_figure
 
 
@@ -30,17 +41,21 @@ def figure_3a(
     out: Path = typer.Option(RUNS / "figure-3a", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    workers: Optional[int] = WORKERS,
+    ray_address: Optional[str] = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """CLMAS, latent and behavioural stitching in Access and No Access, MAS as the bound: PNG, CSV, JSON."""
     from mas.experiments.figure_3a import Figure3a, run_figure_3a
+    from mas.runner import open_runner
 
     config = Figure3a(models_dir=models_dir, inaccessible=inaccessible, k=k, rank=rank, cl_weight=epsilon,
                       seeds=int_list(seeds, "seeds"), steps=steps, lr=lr, batch_size=batch_size, whole_state=whole_state)
     table = claim_sweep_figure(out, table, "figure_3a", config, overwrite)
     note_resume(f"finished trainings are kept in {table}; run the same command to resume")
     start = time.perf_counter()
-    summary = run_figure_3a(config, out, table)
+    with open_runner(workers, ray_address) as runner:
+        summary = run_figure_3a(config, out, table, runner=runner)
     for b in summary["bars"]:
         out_console.print(f"{b['method']:>18} {b['side']:>9}: IIA {b['iia']:.3f}")
     out_console.print(f"figure in {out}/figure_3a.png")

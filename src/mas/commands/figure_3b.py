@@ -8,9 +8,21 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, emit_json, figure_command, log_line, note_resume, out_console
+from mas.cli import (
+    JSON_HELP,
+    OVERWRITE_HELP,
+    RAY_ADDRESS,
+    RUNS,
+    WORKERS,
+    emit_json,
+    figure_command,
+    log_line,
+    note_resume,
+    out_console,
+)
 from mas.experiments.figure_3b import BARS, FAMILIES, Figure3bConfig, run_figure_3b
 from mas.run_folder import claim_folder
+from mas.runner import open_runner
 
 
 @figure_command("3b")
@@ -28,6 +40,8 @@ def figure_3b(
     validation_pairs: int = typer.Option(256, help="Validation pairs per direction (early stopping)."),
     test_pairs: int = typer.Option(500, help="Held-out pairs per direction."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    workers: int | None = WORKERS,
+    ray_address: str | None = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """MAS between the Multi-Object GRU and each family's GRU (four directions), and DAS per model."""
@@ -39,7 +53,8 @@ def figure_3b(
     claim_folder(out, "figure 3b", cfg, overwrite=overwrite)
     note_resume(f"finished alignments are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
-    results = run_figure_3b(cfg, out, log=log_line)
+    with open_runner(workers, ray_address) as runner:
+        results = run_figure_3b(cfg, out, log=log_line, runner=runner)
     table = Table(title=f"Figure 3b: held-out IIA of the count variable, k={k}")
     table.add_column("family")
     for bar in BARS:

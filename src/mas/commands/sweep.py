@@ -8,7 +8,18 @@ from typing import Optional
 
 import typer
 
-from mas.cli import ALIGN_LR, JSON_HELP, RUNS, command, emit_json, int_list, note_resume, out_console
+from mas.cli import (
+    ALIGN_LR,
+    JSON_HELP,
+    RAY_ADDRESS,
+    RUNS,
+    WORKERS,
+    command,
+    emit_json,
+    int_list,
+    note_resume,
+    out_console,
+)
 
 
 @command
@@ -27,10 +38,13 @@ def sweep(
     inaccessible: int = typer.Option(1, help="Model never trained behaviourally into (clmas and the stitches)."),
     epsilon: float = typer.Option(1.0, help="Weight ε of the counterfactual-latent loss."),
     table: Optional[Path] = typer.Option(None, help="JSONL table (default runs/sweeps/<time>.jsonl); reuse it to resume."),
+    workers: Optional[int] = WORKERS,
+    ray_address: Optional[str] = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Run every (method, size, seed) job not yet in TABLE, appending one row per finished job."""
-    from mas.experiments.sweep import SweepSpec, check_table, run_sweep
+    from mas.experiments.sweep import SweepSpec, check_table, headline, run_sweep
+    from mas.runner import open_runner
 
     spec = SweepSpec(
         models=models, methods=[m.strip() for m in methods.split(",")], ks=int_list(ks, "ks"),
@@ -40,10 +54,10 @@ def sweep(
     path = check_table(table or RUNS / "sweeps" / f"{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
     note_resume(f"finished jobs are kept in {path}; run the same command to resume")
     start = time.perf_counter()
-    rows = run_sweep(spec, path)
+    with open_runner(workers, ray_address) as runner:
+        rows = run_sweep(spec, path, runner=runner)
     for row in rows:
-        headline = ", ".join(f"{k} {row[k]:.3f}" for k in ("self", "cross", "access", "no_access") if k in row)
-        out_console.print(f"{row['method']:>18} size {row['size']:>4} seed {row['seed']}: {headline}")
+        out_console.print(f"{row['method']:>18} size {row['size']:>4} seed {row['seed']}: {headline(row)}")
     out_console.print(f"{len(rows)} rows in {path}")
     if json_out:
         emit_json({"table": str(path), "rows": len(rows), "seconds": round(time.perf_counter() - start, 2)})

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from mas.experiments.sweep import SweepFigure, SweepSpec, run_sweep_figure
 from mas.plots import plt, save_figure
+from mas.runner import JobRunner
 
 HEADLINE = {"das": "self", "mas": "cross", "stitch": "cross"}
 LABELS = {"das": "DAS (k)", "mas": "MAS (k)", "stitch": "Stitching (rank r)"}
@@ -62,7 +63,9 @@ def plot(points_: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
-def run_figure_2d(config: Figure2d, out: Path, table: Path, show_progress: bool = True) -> dict:
+def run_figure_2d(
+    config: Figure2d, out: Path, table: Path, show_progress: bool = True, runner: JobRunner | None = None
+) -> dict:
     """Train or reuse both GRUs, run (or resume) the sweep, then write the PNG and its tables."""
 
     def draw(rows: list[dict], png: Path) -> dict:
@@ -71,4 +74,4 @@ def run_figure_2d(config: Figure2d, out: Path, table: Path, show_progress: bool 
         return summary
 
     columns = ["method", "size", "seed", "self", "cross", "iia_0->0", "iia_1->1", "iia_0->1", "iia_1->0", "steps", "seconds"]
-    return run_sweep_figure(config, config.spec, out, table, "figure_2d", draw, columns, show_progress)
+    return run_sweep_figure(config, config.spec, out, table, "figure_2d", draw, columns, show_progress, runner)

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from mas.experiments.sweep import SweepFigure, SweepSpec, run_sweep_figure
 from mas.plots import plt, save_figure
+from mas.runner import JobRunner
 
 METHODS = {"clmas": "CLMAS", "latent_stitch": "Latent stitch", "behavioural_stitch": "Behavioural stitch"}
 SIDES = ("access", "no_access")
@@ -73,7 +74,9 @@ def plot(bars_: list[dict], path: Path) -> None:
     save_figure(fig, path)
 
 
-def run_figure_3a(config: Figure3a, out: Path, table: Path, show_progress: bool = True) -> dict:
+def run_figure_3a(
+    config: Figure3a, out: Path, table: Path, show_progress: bool = True, runner: JobRunner | None = None
+) -> dict:
     """Train or reuse both GRUs, run (or resume) the four trainings, then write the PNG and its tables."""
 
     def draw(rows: list[dict], png: Path) -> dict:
@@ -83,4 +86,4 @@ def run_figure_3a(config: Figure3a, out: Path, table: Path, show_progress: bool 
 
     columns = ["method", "size", "seed", "access", "no_access", "steps", "selected_step", "latent_pairs",
                "latent_pairs_dropped", "seconds"]
-    return run_sweep_figure(config, config.spec, out, table, "figure_3a", draw, columns, show_progress)
+    return run_sweep_figure(config, config.spec, out, table, "figure_3a", draw, columns, show_progress, runner)

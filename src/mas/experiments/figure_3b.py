@@ -6,7 +6,8 @@ upper bound). DAS within the reference is drawn as a line. Models are trained on
 
 Each MAS or DAS run is a resumable job: its result is kept in `<out>.parts/` with the inputs that
 produced it, so a figure interrupted on a busy machine (or extended by a family) redoes only what
-changed.
+changed. The jobs run on a `mas.runner` job runner; Ray workers read the models from the models
+folder, which they must see at the same path.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pydantic import BaseModel, Field
 from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.experiments.cross_task import CrossTaskJob, run_cross_task
-from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
+from mas.io import read_json, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import plt, save_figure
+from mas.runner import JobRunner, Part, Resources, cached_map
 from mas.tasks import TASKS
 
 REFERENCE = "multi_object"
@@ -58,15 +60,25 @@ class Figure3bConfig(BaseModel):
         return TrainConfig(task=family, arch="gru", seed=seed)
 
 
-def cached_run(job: CrossTaskJob, parts: Path, show_progress: bool) -> dict:
-    """`run_cross_task(job)`, or its saved result when the job and its models are unchanged."""
+def part(job: CrossTaskJob, parts: Path) -> Part:
+    """The run of `job`, kept in `parts/` with the job and its models' configs (retrained models run again)."""
     key = {"job": job.model_dump(mode="json"), "models": [read_json(m / "config.json") for m in job.models]}
-    path = parts / ("+".join(m.name for m in job.models) + ".json")
-    return cached_result(path, key, lambda: run_cross_task(job, show_progress))
+    name = "+".join(m.name for m in job.models)
+    return Part(parts / f"{name}.json", key, job, ("MAS " if len(job.models) > 1 else "DAS ") + name)
+
+
+def run_part(_: None, job: CrossTaskJob) -> dict:
+    """One part's job, in the form a job runner calls."""
+    return run_cross_task(job, show_progress=False)
+
+
+def describe(result: dict) -> str:
+    return ", ".join(f"{d} {v:.3f}" for d, v in result["iia"].items())
 
 
 def run_figure_3b(
-    cfg: Figure3bConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print
+    cfg: Figure3bConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print,
+    runner: JobRunner | None = None,
 ) -> dict:
     """Train or reuse the GRUs, run MAS per family and DAS per model, write the PNG, CSV and JSON."""
     unknown = [f for f in cfg.families if f not in TASKS]
@@ -75,11 +87,12 @@ def run_figure_3b(
     start = time.perf_counter()
     parts = out.with_name(f"{out.name}.parts")
     reference = ensure_model(TrainConfig(task=REFERENCE, arch="gru", seed=cfg.reference_seed), cfg.models_dir, show_progress)
+    folders = [ensure_model(cfg.family_model(family), cfg.models_dir, show_progress) for family in cfg.families]
+    jobs = [part(cfg.job(models), parts) for folder in folders for models in ([reference, folder], [folder])]
+    jobs.append(part(cfg.job([reference]), parts))
+    results = cached_map(runner or JobRunner(), run_part, None, jobs, describe, Resources(cpus=1), show_progress)
     rows, runs = [], {}
-    for family in cfg.families:
-        folder = ensure_model(cfg.family_model(family), cfg.models_dir, show_progress)
-        mas = cached_run(cfg.job([reference, folder]), parts, show_progress)
-        das = cached_run(cfg.job([folder]), parts, show_progress)
+    for family, folder, mas, das in zip(cfg.families, folders, results[0::2], results[1::2]):
         iia = mas["iia"]
         row = {
             "family": family, "reference_model": reference.name, "family_model": folder.name,
@@ -91,7 +104,7 @@ def run_figure_3b(
         rows.append(row)
         runs[family] = {"mas": mas, "das": das}
         log(", ".join(f"{key} {row[key]:.3f}" for key in BARS) + f"  [{family}, {row['seconds']:.0f} s]")
-    das_reference = cached_run(cfg.job([reference]), parts, show_progress)["iia"]["0->0"]
+    das_reference = results[-1]["iia"]["0->0"]
     log(f"DAS {reference.name}: {das_reference:.3f}")
     rows = [{**row, "das_reference": das_reference} for row in rows]
     seconds = round(time.perf_counter() - start, 1)

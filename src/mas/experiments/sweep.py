@@ -3,7 +3,8 @@
 Every job (a method, a subspace size k or stitch rank r, a seed) trains one site map and scores it
 behaviourally. Finished rows are appended to one JSONL table as they come, so an interrupted sweep
 resumes where it stopped: rows already in the table for the same settings are skipped. The jobs
-are plain data, so an engine that spreads them over machines could run them as they are.
+are plain data and run on a `mas.runner` job runner (in this process, or on Ray workers); rows are
+written by this process alone, as jobs finish, and returned in job order whatever ran them.
 
 Methods:
 - das: one rotation per model, only the self directions 0->0 and 1->1 (two DAS runs in one).
@@ -48,8 +49,9 @@ from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
 from mas.io import atomic_write_bytes, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
-from mas.progress import progress_bar
+from mas.progress import JobLog
 from mas.run_folder import check_writable, claim_folder, remove_stale_temporaries
+from mas.runner import JobRunner, Resources
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
 
@@ -215,6 +217,28 @@ class SweepContext:
         self._latents: dict[int, LatentPairs] = {}
         self.states: dict = {}  # source and target states per pair set, shared by every job's trainer
 
+    def read_states(self, seed: int) -> None:
+        """Fill the state cache for every model and pair set of `seed`, e.g. before jobs go to workers."""
+        trainer = AlignmentTrainer(self.adapters, [self.spec.site] * 2, AlignConfig(k=1), state_cache=self.states)
+        for pairs in self.pairs(seed):
+            for model in range(len(self.adapters)):
+                trainer.source_states(model, pairs)
+                trainer.target_states(model, pairs)
+
+    def _pair_names(self) -> dict[int, tuple[int, int]]:
+        return {id(p): (seed, split) for seed, sets in self._pairs.items() for split, p in enumerate(sets)}
+
+    def __getstate__(self) -> dict:
+        """Cached states travel keyed by (seed, split): the cache's own keys are object ids, valid only here."""
+        names = self._pair_names()
+        states = {(kind, model, names[key]): value for (kind, model, key), value in self.states.items() if key in names}
+        return {**self.__dict__, "states": states}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        ids = {name: key for key, name in self._pair_names().items()}
+        self.states = {(kind, model, ids[name]): value for (kind, model, name), value in state["states"].items()}
+
     def widths(self) -> list[int]:
         return [a.width(self.spec.site) for a in self.adapters]
 
@@ -295,29 +319,37 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     return row
 
 
-def run_sweep(spec: SweepSpec, table: Path, show_progress: bool = True) -> list[dict]:
-    """Run every job of `spec` not yet in `table`, appending a row per finished job; all rows of `spec`."""
+def headline(row: dict) -> str:
+    """The summary numbers of a row, e.g. "self 0.950, cross 0.910"."""
+    return ", ".join(f"{k} {row[k]:.3f}" for k in ("self", "cross", "access", "no_access") if k in row)
+
+
+def run_sweep(spec: SweepSpec, table: Path, show_progress: bool = True, runner: JobRunner | None = None) -> list[dict]:
+    """Run every job of `spec` not yet in `table`, appending a row per finished job; all rows of `spec`.
+
+    Jobs run on `runner` (in this process by default), each on one CPU.
+    """
     fingerprint = spec.fingerprint()
     remove_stale_temporaries(Path(table).parent, Path(table).name)
+    jobs = spec.jobs()
     done = {r.get("key") for r in read_table(table)}
-    todo = [j for j in spec.jobs() if row_key(fingerprint, j) not in done]
+    todo = [j for j in jobs if row_key(fingerprint, j) not in done]
     context = SweepContext(spec)
     widths = context.widths()
     plans = [plan(job, spec, widths) for job in todo]
     for job_plan in plans:  # refuse the whole grid, then pairs that find no latents, before any row is written
         job_plan.site_map.check(widths)
-    for job, job_plan in zip(todo, plans):
+    for job, job_plan in zip(todo, plans):  # built once here, so jobs on workers share them
+        context.read_states(job.seed)
         if job_plan.latent:
             context.latents(job.seed)
-    with progress_bar(show_progress) as bar:
-        task = bar.add_task("sweep", total=len(spec.jobs()), completed=len(spec.jobs()) - len(todo), status="")
-        for job in todo:
-            bar.update(task, status=f"{job.method} size {job.size} seed {job.seed}")
-            row = run_job(context, job)
-            append_row(table, {"key": row_key(fingerprint, job), "spec": fingerprint, **row})
-            bar.advance(task)
-    wanted = {row_key(fingerprint, j) for j in spec.jobs()}
-    return [r for r in read_table(table) if r.get("key") in wanted]
+    log = JobLog(len(jobs), len(jobs) - len(todo), show_progress)
+    for index, row in (runner or JobRunner()).map(run_job, context, todo, Resources(cpus=1)):
+        job = todo[index]
+        append_row(table, {"key": row_key(fingerprint, job), "spec": fingerprint, **row})
+        log.finished(f"{job.method} size {job.size} seed {job.seed}", row["seconds"], headline(row))
+    rows = {r.get("key"): r for r in read_table(table)}
+    return [rows[row_key(fingerprint, j)] for j in jobs]
 
 
 class SweepFigure(BaseModel):
@@ -346,6 +378,7 @@ def run_sweep_figure(
     draw: Callable[[list[dict], Path], dict],
     columns: Sequence[str],
     show_progress: bool = True,
+    runner: JobRunner | None = None,
 ) -> dict:
     """Train or reuse both GRUs, run (or resume) the sweep, then write OUT/<name>.png, .csv and .json.
 
@@ -355,7 +388,7 @@ def run_sweep_figure(
     start = time.perf_counter()
     models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
               for s in figure.model_seeds]
-    rows = run_sweep(spec(models), table, show_progress)
+    rows = run_sweep(spec(models), table, show_progress, runner)
     with staged_folder(out, name, figure) as folder:
         summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
                    "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
@@ -365,4 +398,6 @@ def run_sweep_figure(
     return summary
 
 
-__all__ = ["SweepFigure", "SweepJob", "SweepSpec", "read_table", "run_sweep", "run_sweep_figure", "summarise"]
+__all__ = [
+    "SweepFigure", "SweepJob", "SweepSpec", "headline", "read_table", "run_sweep", "run_sweep_figure", "summarise",
+]
