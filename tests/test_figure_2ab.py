@@ -91,7 +91,7 @@ def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path, 
         assert (entry["self_transformer"] is None) == (entry["panel"] == "a")
         if entry["measure"] != "mas_iia":
             assert entry["self_gru"] == pytest.approx(1.0)
-    assert {p.name for p in out.iterdir()} == {"figure_2ab.png", "table.csv", "results.json", "mas"}
+    assert {p.name for p in out.iterdir()} == {"figure_2ab.png", "table.csv", "results.json", "mas", "mas-run.json"}
     # Panel a: one GRU pair; panel b: each of the 2 GRUs with the (cycled) transformer; 2 sites each.
     runs = sorted((out / "mas").iterdir())
     assert len(runs) == (1 + 2) * 2

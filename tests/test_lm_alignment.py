@@ -49,7 +49,7 @@ def test_stepwise_mas_end_to_end(model_folders, prompts, tmp_path):
         assert matrix.shape == (2, 2) and np.isfinite(matrix).all() and ((0 <= matrix) & (matrix <= 1)).all()
     assert results["steps"] == 4 and len(results["history"]) == 2
     assert sorted(results["token_iia"]) == ["0->0", "0->1", "1->0", "1->1"]
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"results.json", "iia.csv", "iia.png", "rotations.safetensors"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"results.json", "iia.csv", "iia.png", "rotations.safetensors", "mas-run.json"}
     assert len((tmp_path / "run" / "iia.csv").read_text().splitlines()) == 5
 
 
