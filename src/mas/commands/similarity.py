@@ -1,4 +1,4 @@
-"""`mas similarity`: correlational similarity (CKA, RSA, ...) between two task models."""
+"""`mas similarity`: correlational similarity (CKA, RSA, ...) between two task models or two activation files."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from mas.experiments.activations import (
     summarize,
 )
 from mas.similarity import MEASURES
+from mas.similarity.files import paired_activations
 
 
 def parse_measures(text: str) -> list[str]:
@@ -32,8 +33,11 @@ def parse_measures(text: str) -> list[str]:
 
 @command
 def similarity(
-    model_a: Path = typer.Argument(..., help="Model folder written by `mas train`."),
-    model_b: Path = typer.Argument(..., help="Second model folder (its width and site may differ)."),
+    model_a: Path = typer.Argument(..., help="Model folder written by `mas train` (a file with --activations)."),
+    model_b: Path = typer.Argument(..., help="Second model folder (its width and site may differ), or file."),
+    activations: bool = typer.Option(
+        False, "--activations", help="A and B are .npy or .safetensors matrices (rows × units) with rows paired."
+    ),
     site: str = typer.Option("hidden", help="One site for both models, or one per model, e.g. 'hidden,layers.0'."),
     measures: str = typer.Option("all", help="'all' or a comma list, e.g. 'cka_linear,rsa_cosine_spearman'. RSA's euclidean RDM is the plain "
     "distance, sqeuclidean the squared one (rsatoolbox's 'euclidean')."),
@@ -44,14 +48,24 @@ def similarity(
     seed: int = typer.Option(0),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Score two models' activations at a site under CKA/RSA measures: mean ± std over repeats."""
+    """Score two models' activations at a site under CKA/RSA measures: mean ± std over repeats.
+
+    With --activations, two saved matrices are compared instead; when they have no more rows than
+    --rows, all rows are scored once.
+    """
     names = parse_measures(measures)
-    sites = site.split(",")
-    if len(sites) == 1:
-        sites *= 2
-    if len(sites) != 2:
-        raise MasError(f"give one site or two (one per model), got {site!r}")
-    x, y = model_activations([model_a, model_b], sites, per_count, seed)
+    if activations:
+        x, y = paired_activations(model_a, model_b)
+        sites = ["file", "file"]
+        if rows >= x.shape[0]:
+            rows, repeats = x.shape[0], 1
+    else:
+        sites = site.split(",")
+        if len(sites) == 1:
+            sites *= 2
+        if len(sites) != 2:
+            raise MasError(f"give one site or two (one per model), got {site!r}")
+        x, y = model_activations([model_a, model_b], sites, per_count, seed)
     summary = summarize(repeated_similarity(x, y, names, rows, repeats, seed, zscore))
     pair = f"{model_a.name} ({sites[0]}) vs {model_b.name} ({sites[1]})"
     table = Table(title=f"{pair}: {repeats} × {rows} rows of {x.shape[0]}")
