@@ -1,0 +1,45 @@
+"""`mas evaluate` and `mas export`: reuse a finished alignment on new pairs, or hand its subspaces to other tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from mas.cli import JSON_HELP, command, emit_json, out_console, print_matrix
+
+
+@command
+def evaluate(
+    run: Path = typer.Argument(..., help="Run folder of `mas align` or `mas lm-align`."),
+    pairs: int = typer.Option(1000, help="Fresh pairs per direction, drawn as the run drew its own."),
+    seed: int = typer.Option(12345, help="Seed of the fresh pairs (the run's own used small seeds)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Apply a run's saved rotations to new pairs: IIA per direction beside untrained rotations."""
+    from mas.experiments.artifacts import evaluate_run
+
+    results = evaluate_run(run, pairs, seed)
+    print_matrix(f"IIA of {run} on {pairs} new pairs (trial accuracy), k={results['k']}", results["models"],
+                 results["iia_matrix"])
+    out_console.print(f"untrained-rotation control (max over directions): {results['control_iia']:.3f}")
+    if json_out:
+        emit_json(results)
+
+
+@command
+def export(
+    run: Path = typer.Argument(..., help="Run folder of `mas align` or `mas lm-align`."),
+    out: Optional[Path] = typer.Option(None, help="Folder for the two files (default: the run folder)."),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Write each model's learned subspace (the first k columns of Q) as safetensors, with a JSON of what it is."""
+    from mas.experiments.artifacts import METADATA, SUBSPACES, export_run
+
+    metadata = export_run(run, out)
+    folder = out or run
+    out_console.print(f"{len(metadata['models'])} subspaces of width k={metadata['k']}: {folder / SUBSPACES}, "
+                      f"{folder / METADATA}")
+    if json_out:
+        emit_json(metadata)

@@ -1,0 +1,144 @@
+"""A finished alignment as an artifact: apply its rotations to new pairs, or export its subspaces.
+
+Works on the run folders of `mas align` (task models) and `mas lm-align` (language models): each
+holds `results.json` (with the job that made it) and `rotations.safetensors`.
+
+The export is plain data any tool can read: for every model i, `model_<i>` in
+`subspaces.safetensors` is B_i = Q_i[:, :k], a (width × k) matrix with orthonormal columns, so that
+z = h · B_i are the k aligned coordinates of a state h at the model's site, and an interchange from
+source s into target t writes h_t + (h_s · B_s − h_t · B_t) · B_tᵀ. `subspaces.json` says which model,
+site, k, IIA and seed each matrix belongs to.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.utils import parametrize
+
+from mas.align import AlignmentTrainer, Direction, Rotations, all_directions
+from mas.errors import MasError
+from mas.evaluate import evaluate_iia, iia_matrix, scores_json
+from mas.io import read_json, save_tensors, write_json
+from mas.tasks.pairs import PairSet
+
+SUBSPACES = "subspaces.safetensors"
+METADATA = "subspaces.json"
+
+# The models behind a run, its fresh test pairs per direction, whether to free-run, and a batch size.
+Setup = tuple[AlignmentTrainer, dict[Direction, PairSet], bool, int]
+
+
+def load_run(run: Path) -> tuple[dict, Rotations]:
+    """A run folder's results and its trained rotations."""
+    run = Path(run)
+    if not run.is_dir():
+        raise MasError(f"no run folder at {run}")
+    results = read_json(run / "results.json")
+    if "job" not in results or "k" not in results or not isinstance(results.get("models"), list):
+        raise MasError(f"{run} is not a run of `mas align` or `mas lm-align` (its results.json has no job, k or models)")
+    rotations = Rotations.load(run / "rotations.safetensors")
+    if len(rotations.widths) != len(results["models"]):
+        raise MasError(f"{run} has {len(results['models'])} models but rotations for {len(rotations.widths)}")
+    return results, rotations
+
+
+def run_sites(results: dict) -> list[str]:
+    """One site per model, from either kind of run."""
+    n = len(results["models"])
+    return list(results["sites"]) if "sites" in results else [results["site"]] * n
+
+
+@torch.no_grad()
+def subspaces(rotations: Rotations, k: int) -> list[torch.Tensor]:
+    """B_i = Q_i[:, :k] for every model, as trained (float64)."""
+    with parametrize.cached():
+        return [q[:, :k].clone() for q in rotations.matrices()]
+
+
+def export_run(run: Path, out: Path | None = None) -> dict:
+    """Write `subspaces.safetensors` and `subspaces.json` into `out` (default: the run folder)."""
+    results, rotations = load_run(run)
+    k = int(results["k"])
+    bases = subspaces(rotations, k)
+    seed = results["job"].get("align", {}).get("seed")
+    metadata = {
+        "models": results["models"],
+        "sites": run_sites(results),
+        "widths": rotations.widths,
+        "k": k,
+        "seed": seed,
+        "iia": results.get("iia", results.get("token_iia")),
+        "iia_kind": "trial" if "iia" in results else "token",
+        "tensors": [f"model_{i}" for i in range(len(bases))],
+        "dtype": "float64",
+        "run": str(run),
+        "use": "z = h @ model_i gives the k aligned coordinates of a state h (row vector) at sites[i]; "
+        "an interchange from s into t writes h_t + (h_s @ model_s - h_t @ model_t) @ model_t.T",
+    }
+    folder = Path(out) if out is not None else Path(run)
+    save_tensors(folder / SUBSPACES, {f"model_{i}": b for i, b in enumerate(bases)},
+                 metadata={"mas": json.dumps(metadata, sort_keys=True)})
+    write_json(folder / METADATA, metadata)
+    return metadata
+
+
+def _task_setup(results: dict, n_pairs: int, seed: int) -> Setup:
+    """The run's task models, and fresh pairs of its task, variable and mode for each of its directions."""
+    from mas.experiments.alignment import AlignmentJob, load_task_models, shared_task
+    from mas.tasks.pairs import build_pairs
+
+    job = AlignmentJob.model_validate(results["job"])
+    adapters, configs = load_task_models(job.models)
+    trainer = AlignmentTrainer(adapters, run_sites(results), job.align)
+    directions = [tuple(d) for d in job.directions] if job.directions else all_directions(len(adapters))
+    task = shared_task(configs)
+    pairs = build_pairs(task, task, n_pairs, {job.variable: job.variable}, job.mode, seed=seed)
+    return trainer, {d: pairs for d in directions}, True, 512
+
+
+def _lm_setup(results: dict, n_pairs: int, seed: int) -> Setup:
+    """The run's language models, and fresh stepwise pairs from its held-out prompts."""
+    from mas.experiments.lm_alignment import EVAL_BATCH, LMAlignmentJob, load_lms, split_texts
+    from mas.lm.data import load_texts
+    from mas.lm.pairs import build_lm_pair_sets
+    from mas.models.hf import load_tokenizer
+
+    job = LMAlignmentJob.model_validate(results["job"])
+    adapters = load_lms(job)
+    trainer = AlignmentTrainer(adapters, [job.site] * len(adapters), job.align)
+    _, test_texts = split_texts(load_texts(job.data), job.align.seed)
+    test = build_lm_pair_sets(adapters, load_tokenizer(job.models[0]), test_texts, job.length, n_pairs, seed=seed)
+    return trainer, test, False, EVAL_BATCH
+
+
+def evaluate_run(run: Path, n_pairs: int, seed: int) -> dict[str, Any]:
+    """The run's saved rotations scored on `n_pairs` fresh pairs drawn with `seed`, beside untrained ones."""
+    if n_pairs < 1:
+        raise MasError(f"need at least one pair to evaluate on, got {n_pairs}")
+    results, rotations = load_run(run)
+    setup = _lm_setup if "data" in results["job"] else _task_setup
+    trainer, test, free_running, batch = setup(results, n_pairs, seed)
+    if trainer.widths != rotations.widths:
+        raise MasError(f"the models' site widths {trainer.widths} do not match the rotations' {rotations.widths}")
+    scores = evaluate_iia(trainer, rotations, test, free_running, batch)
+    control = evaluate_iia(trainer, Rotations(trainer.widths, seed=seed + 10_000), test, free_running, batch)
+    n = len(results["models"])
+    return {
+        "models": results["models"],
+        "k": results["k"],
+        "pairs": n_pairs,
+        "seed": seed,
+        "iia": scores_json(scores),
+        "token_iia": scores_json(scores, "token"),
+        "iia_matrix": iia_matrix(scores, n),
+        "token_matrix": iia_matrix(scores, n, "token"),
+        "control_iia": max(s.trial for s in control.values()),
+        "control_token_iia": max(s.token for s in control.values()),
+    }
+
+
+__all__ = ["evaluate_run", "export_run", "load_run", "subspaces"]
