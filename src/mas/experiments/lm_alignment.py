@@ -26,9 +26,11 @@ from mas.errors import MasError
 from mas.evaluate import Score, evaluate_iia, iia_matrix, scores_json
 from mas.io import atomic_write_bytes, staged_folder, write_json
 from mas.lm.data import load_texts
+from mas.lm.pair_files import pair_sets_from_file, read_pair_file
 from mas.lm.pairs import MARGIN, build_lm_pair_sets
 from mas.models.hf import HFAdapter, check_config, load_config, load_tokenizer
 from mas.plots import iia_heatmap
+from mas.tasks.pairs import PairSet
 
 EVAL_BATCH = 32  # pairs per evaluation pass: bounds the (B, L, vocabulary) logits held at once
 
@@ -40,6 +42,7 @@ class LMAlignmentJob(BaseModel):
     names: list[str] | None = Field(None, description="labels for the matrix (default: the model strings)")
     site: str = Field("layers.20", description="embed or layers.<i>, the same for every model")
     data: str = Field("insults:test", description="prompt texts: a file, 'insults' or 'insults:test'")
+    pairs: str | None = Field(None, description="a JSONL pair file (mas.lm.pair_files) used instead of `data`")
     length: int = Field(32, ge=2 * MARGIN + 1, description="tokens per prompt")
     train_pairs: int = Field(64, ge=1, description="training pairs per direction")
     test_pairs: int = Field(32, ge=1, description="held-out pairs per direction")
@@ -58,7 +61,10 @@ def preflight(job: LMAlignmentJob) -> None:
     """Refuse unknown models, a site beyond the layers, prompts beyond the context, a k wider than
     a model, or unusable prompt data, from configurations alone, before any weights are loaded."""
     job.labels()
-    load_texts(job.data)
+    if job.pairs is not None:
+        read_pair_file(Path(job.pairs))
+    else:
+        load_texts(job.data)
     for model in job.models:
         config = load_config(model)
         check_config(config, model, job.site, job.length)
@@ -92,6 +98,18 @@ def split_texts(texts: Sequence[str], seed: int, test_share: float = 0.3) -> tup
     return [texts[i] for i in order[:cut]], [texts[i] for i in order[cut:]]
 
 
+def file_pair_sets(job: LMAlignmentJob) -> tuple[dict[Direction, PairSet], dict[Direction, PairSet]]:
+    """Training and held-out pairs of every direction from the job's pair file, each model
+    reading them through its own tokenizer; at most `train_pairs` / `test_pairs` of each."""
+    path = Path(job.pairs)  # type: ignore[arg-type]
+    specs = read_pair_file(path)
+    order = np.random.default_rng(job.align.seed).permutation(len(specs)).tolist()
+    cut = max(1, round(len(specs) * 0.7))
+    tokenizers = [load_tokenizer(model) for model in job.models]
+    train, test = order[:cut][: job.train_pairs], order[cut:][: job.test_pairs]
+    return tuple(pair_sets_from_file(specs, tokenizers, job.models, path, index) for index in (train, test))  # type: ignore[return-value]
+
+
 def matrix_csv(labels: Sequence[str], token: list[list[float | None]], trial: list[list[float | None]]) -> bytes:
     """One row per direction: source, target, token IIA, trial IIA."""
     buffer = io.StringIO()
@@ -118,16 +136,21 @@ def run_lm_alignment(
     """
     start = time.perf_counter()
     labels = job.labels()
-    texts = load_texts(job.data)
+    texts = load_texts(job.data) if job.pairs is None else []
     if adapters is None:
         adapters = load_lms(job)
     if tokenizer is None:
         tokenizer = load_tokenizer(job.models[0])
-    check_compatible(adapters, job.site)
     n, seed = len(adapters), job.align.seed
-    train_texts, test_texts = split_texts(texts, seed)
-    train = build_lm_pair_sets(adapters, tokenizer, train_texts, job.length, job.train_pairs, seed=seed)
-    test = build_lm_pair_sets(adapters, tokenizer, test_texts, job.length, job.test_pairs, seed=seed + 1)
+    if job.pairs is not None:
+        for adapter in adapters:
+            adapter.width(job.site)
+        train, test = file_pair_sets(job)
+    else:
+        check_compatible(adapters, job.site)
+        train_texts, test_texts = split_texts(texts, seed)
+        train = build_lm_pair_sets(adapters, tokenizer, train_texts, job.length, job.train_pairs, seed=seed)
+        test = build_lm_pair_sets(adapters, tokenizer, test_texts, job.length, job.test_pairs, seed=seed + 1)
     trainer = AlignmentTrainer(adapters, [job.site] * n, job.align)
     fit = trainer.fit(train, show_progress=show_progress)
     scores = evaluate_iia(trainer, fit.rotations, test, free_running=False, batch_size=EVAL_BATCH)
