@@ -120,6 +120,8 @@ def evaluate_run(run: Path, n_pairs: int, seed: int) -> dict[str, Any]:
     if n_pairs < 1:
         raise MasError(f"need at least one pair to evaluate on, got {n_pairs}")
     results, rotations = load_run(run)
+    if "states" in results["job"]:
+        raise MasError(f"{run} aligned a recording, which cannot be run on new pairs; `mas export` it instead")
     setup = _lm_setup if "data" in results["job"] else _task_setup
     trainer, test, free_running, batch = setup(results, n_pairs, seed)
     if trainer.widths != rotations.widths:
