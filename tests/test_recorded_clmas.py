@@ -61,7 +61,7 @@ def test_command_scores_access_on_held_out_rows(tiny_gru_folders: list[Path], fi
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert set(summary["iia"]) == {"0->1", "1->1"}
-    assert sorted(p.name for p in out.iterdir()) == ["results.json", "rotations.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == ["mas-run.json", "results.json", "rotations.safetensors"]
 
 
 def test_bad_recordings_give_one_line_errors(tiny_gru_folders: list[Path], files: tuple[Path, Path],

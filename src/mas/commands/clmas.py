@@ -9,7 +9,8 @@ from typing import Optional
 import typer
 
 from mas.align import AlignConfig
-from mas.cli import JSON_HELP, RUNS, command, emit_json, out_console
+from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console
+from mas.run_folder import claim_folder
 
 
 @command
@@ -26,6 +27,7 @@ def clmas(
     cl_weight: float = typer.Option(1.0, help="ε, the weight of the counterfactual-latent loss."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/clmas/<time>)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Align MODEL with recorded states: behaviour into MODEL, counterfactual latents into the recording."""
@@ -34,7 +36,7 @@ def clmas(
     job = RecordedCLMASJob(states=recordings, labels=labels, model=model, site=site, variable=variable,
                            train_pairs=pairs, test_pairs=test_pairs,
                            align=AlignConfig(k=k, steps=steps, seed=seed, cl_weight=cl_weight))
-    folder = out or RUNS / "clmas" / time.strftime("%Y%m%d-%H%M%S")
+    folder = claim_folder(out or RUNS / "clmas" / time.strftime("%Y%m%d-%H%M%S"), "clmas", job, overwrite=overwrite)
     results = run_recorded_clmas(job, folder)
     out_console.print(f"Access IIA (held-out recorded rows -> {model.name}): {results['access_iia']:.3f}; "
                       f"DAS on {model.name}: {results['das_iia']:.3f}; untrained control: {results['control_iia']:.3f}")

@@ -130,7 +130,7 @@ def run_recorded_clmas(job: RecordedCLMASJob, out: Path, show_progress: bool = T
         "history": fit.history,
         "job": job.model_dump(mode="json"),
     }
-    with staged_folder(out) as folder:
+    with staged_folder(out, "clmas", job) as folder:
         fit.rotations.save(folder / "rotations.safetensors")
         write_json(folder / "results.json", results)
     return results
