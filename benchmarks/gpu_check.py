@@ -96,9 +96,9 @@ def finetune_figures(base: str, device, steps: int) -> dict:  # type: ignore[no-
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     def bare() -> None:
-        for ids, mask, labels in batches:
+        for ids, labels in batches:
             with autocast:
-                model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss.backward()
+                model(input_ids=ids, labels=labels, use_cache=False).loss.backward()
 
     limit = timed(bare, device, 1) / steps
     return {"steps_per_s": round(1 / step_seconds, 2), "ms_per_step": round(1000 * step_seconds, 2),

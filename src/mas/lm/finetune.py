@@ -73,7 +73,9 @@ class TokenRows:
     """Every text's ids, right-padded once and kept on the training device, with their lengths.
 
     A batch is a gather of rows cut to the batch's longest text (known on the host), so building
-    one copies nothing from the host but its row indices.
+    one copies nothing from the host but its row indices. Padding is on the right and never
+    scored, and a causal model's real tokens never attend to later positions, so no attention mask
+    is needed: the model takes its plain causal path (on a GPU, the fused causal attention kernel).
     """
 
     def __init__(self, rows: list[list[int]], pad: int, device: torch.device) -> None:
@@ -81,18 +83,18 @@ class TokenRows:
         ids = torch.full((len(rows), int(self.lengths.max())), pad, dtype=torch.long)
         for i, row in enumerate(rows):
             ids[i, : len(row)] = torch.tensor(row)
-        mask = (torch.arange(ids.shape[1]) < torch.from_numpy(self.lengths)[:, None]).long()
-        self.ids, self.mask = ids.to(device), mask.to(device)
-        self.labels = self.ids.masked_fill(self.mask == 0, -100)
+        padding = torch.arange(ids.shape[1]) >= torch.from_numpy(self.lengths)[:, None]
+        self.ids = ids.to(device)
+        self.labels = ids.masked_fill(padding, -100).to(device)
 
     def __len__(self) -> int:
         return len(self.lengths)
 
-    def batch(self, pick: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Ids, attention mask and labels (-100 on padding) of rows `pick`."""
+    def batch(self, pick: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ids and labels (-100 on padding) of rows `pick`."""
         width = int(self.lengths[pick].max())
         index = torch.from_numpy(pick).to(self.ids.device, non_blocking=True)
-        return tuple(t[index, :width] for t in (self.ids, self.mask, self.labels))  # type: ignore[return-value]
+        return self.ids[index, :width], self.labels[index, :width]
 
 
 def _with_lora(model: PreTrainedModel, config: FinetuneConfig) -> PreTrainedModel:
@@ -131,9 +133,9 @@ def train_steps(
         task = bar.add_task("fine-tuning", total=config.steps, status="")
         for step in range(1, config.steps + 1):
             pick = rng.choice(len(data), size=config.batch_size, replace=config.batch_size > len(data))
-            ids, mask, labels = data.batch(pick)
+            ids, labels = data.batch(pick)
             with autocast:
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
+                loss = model(input_ids=ids, labels=labels, use_cache=False).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
