@@ -193,9 +193,9 @@ class AlignmentTrainer:
         pairs = latents.pairs
         encoded = self.encoded_for(mats, direction, self.source_states(direction[0], pairs)[index])
         own = self.target_states(direction[1], pairs)[index]
-        used = (pairs.target_positions[index] >= 0).to(own.device)
+        used = (pairs.target_positions[index] >= 0).nonzero(as_tuple=True)  # on the host: no wait for the device
         written = self.site_map.decode(mats, direction[1], encoded[used], own[used])
-        return written, latents.latents[index].to(own.device)[used]
+        return written, latents.latents[index][used].to(own.device)
 
     def objective(
         self,
