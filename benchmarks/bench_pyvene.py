@@ -110,6 +110,7 @@ def run_pyvene(args: argparse.Namespace) -> dict:
                       "max_number_of_units": args.units, "low_rank_dimension": args.k}
     config = pv.IntervenableConfig(representations=[representation], intervention_types=pv.LowRankRotatedSpaceIntervention)
     intervenable = pv.IntervenableModel(config, model, use_fast=True)
+    intervenable.set_device(args.device)  # its interventions are built on the CPU
     intervenable.disable_model_gradients()
     optimizer = torch.optim.Adam(intervenable.get_trainable_parameters(), lr=1e-3)
     where = [[list(range(args.units))] * args.batch]
