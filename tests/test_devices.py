@@ -70,7 +70,7 @@ class MetaModel(ModelAdapter):
     def read(self, site: str, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         return self._capture(site, tokens.to(self.device))  # meta states have no values to check
 
-    def run(self, tokens, intervention=None, feed_mask=None, output_mask=None):  # type: ignore[no-untyped-def]
+    def run(self, tokens, intervention=None, feed_mask=None, output_mask=None, resume=None):  # type: ignore[no-untyped-def]
         hidden = self._capture("hidden", tokens)
         if intervention is not None:
             batch, pos = (i.to(self.device) for i in intervention.mask.nonzero(as_tuple=True))  # no meta nonzero
