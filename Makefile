@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # a machine that already has torch (a GPU machine) keeps its own through the venv's system packages.
 TORCH_CPU := torch==2.13.0
 
-.PHONY: install demo test faults bench clean
+.PHONY: install demo test faults bench gpu-check clean
 
 $(BIN)/python:
 	if $(PYTHON) -c "import torch" 2>/dev/null; then \
@@ -37,6 +37,10 @@ faults: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# On a GPU machine, from its own Python (no venv, nothing downloaded): see benchmarks/gpu_check.py.
+gpu-check:
+	PYTHONPATH=src $(PYTHON) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -11,8 +11,10 @@ Each library runs in its own subprocess so that neither inherits the other's all
 memory is the Linux resident-set high-water mark (VmHWM) of that process, reset through
 /proc/self/clear_refs once the model and data are loaded, so it covers torch's CPU tensors as well
 as everything else the step allocates; "extra" is that peak minus the resident size at the reset.
+With `--device cuda` both run on the GPU in float32, times are taken after the GPU has finished,
+and memory is torch's peak GPU allocation instead.
 
-    python benchmarks/bench_pyvene.py [--steps 3] [--json]
+    python benchmarks/bench_pyvene.py [--steps 3] [--device cpu|cuda] [--json]
 """
 
 from __future__ import annotations
@@ -37,10 +39,21 @@ def _memory_kb(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def _reset_peak() -> int:
-    """Reset the resident high-water mark; the resident size now."""
+def _reset_peak(device: str) -> int:
+    """Reset the high-water mark; the memory in use now (resident set on CPU, allocated on GPU)."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        return torch.cuda.memory_allocated() // 1024
     Path("/proc/self/clear_refs").write_text("5")
     return _memory_kb("VmRSS")
+
+
+def _peak(device: str) -> int:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        return torch.cuda.max_memory_allocated() // 1024
+    return _memory_kb("VmHWM")
 
 
 def _batch(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -68,7 +81,7 @@ def run_mas(args: argparse.Namespace, cache: bool) -> dict:
     from mas.models.hf import HFAdapter
     from mas.tasks.pairs import PairSet
 
-    adapter = HFAdapter(smollm2_gguf(), device="cpu", cache_states=cache)
+    adapter = HFAdapter(smollm2_gguf(), device=args.device, dtype="float32", cache_states=cache)
     source, base = _batch(args)
     with torch.no_grad():
         labels = _labels(adapter.run(source), args.units)
@@ -76,11 +89,11 @@ def run_mas(args: argparse.Namespace, cache: bool) -> dict:
     pairs = PairSet(source, base, labels, positions, positions.clone())
     config = AlignConfig(k=args.k, steps=args.warmup, lr=1e-3, batch_size=args.batch, eval_every=10**6)
     trainer = AlignmentTrainer([adapter], [f"layers.{args.layer}"], config)
-    rss = _reset_peak()
+    rss = _reset_peak(args.device)
     trainer.fit({(0, 0): pairs}, show_progress=False)  # warm-up (fills the caches)
     trainer.config = config.model_copy(update={"steps": args.steps})
-    fit = trainer.fit({(0, 0): pairs}, show_progress=False)
-    return {"seconds_per_step": fit.seconds / fit.steps, "rss_kb": rss, "peak_kb": _memory_kb("VmHWM")}
+    fit = trainer.fit({(0, 0): pairs}, show_progress=False)  # ends by reading the last loss: the GPU is done
+    return {"seconds_per_step": fit.seconds / fit.steps, "rss_kb": rss, "peak_kb": _peak(args.device)}
 
 
 def run_pyvene(args: argparse.Namespace) -> dict:
@@ -89,14 +102,15 @@ def run_pyvene(args: argparse.Namespace) -> dict:
     from mas.lm.smollm2 import smollm2_gguf
     from mas.models.hf import load_causal_lm
 
-    model = load_causal_lm(smollm2_gguf()).eval()
-    source, base = _batch(args)
+    model = load_causal_lm(smollm2_gguf()).eval().to(args.device)
+    source, base = (t.to(args.device) for t in _batch(args))
     with torch.no_grad():
         labels = _labels(model(input_ids=source).logits, args.units)
     representation = {"layer": args.layer, "component": "block_output", "unit": "pos",
                       "max_number_of_units": args.units, "low_rank_dimension": args.k}
     config = pv.IntervenableConfig(representations=[representation], intervention_types=pv.LowRankRotatedSpaceIntervention)
     intervenable = pv.IntervenableModel(config, model, use_fast=True)
+    intervenable.set_device(args.device)  # its interventions are built on the CPU
     intervenable.disable_model_gradients()
     optimizer = torch.optim.Adam(intervenable.get_trainable_parameters(), lr=1e-3)
     where = [[list(range(args.units))] * args.batch]
@@ -108,13 +122,17 @@ def run_pyvene(args: argparse.Namespace) -> dict:
         loss.backward()
         optimizer.step()
 
-    rss = _reset_peak()
+    rss = _reset_peak(args.device)
     for _ in range(args.warmup):
         step()
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for _ in range(args.steps):
         step()
-    return {"seconds_per_step": (time.perf_counter() - start) / args.steps, "rss_kb": rss, "peak_kb": _memory_kb("VmHWM")}
+    if args.device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return {"seconds_per_step": (time.perf_counter() - start) / args.steps, "rss_kb": rss, "peak_kb": _peak(args.device)}
 
 
 WORKERS = {
@@ -141,6 +159,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--layer", type=int, default=6)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -148,12 +167,12 @@ def main() -> None:
     if args.worker:
         print(json.dumps(WORKERS[args.worker](args)))
         return
-    argv = [f"--{name}={getattr(args, name)}" for name in ("steps", "warmup", "batch", "length", "units", "k", "layer", "threads")]
+    argv = [f"--{name}={getattr(args, name)}" for name in ("steps", "warmup", "batch", "length", "units", "k", "layer", "threads", "device")]
     start = time.perf_counter()
     rows = {name: _spawn(name, argv) for name in WORKERS}
     pyvene = rows["pyvene"]
     print(f"DAS on SmolLM2-135M layers.{args.layer}, batch {args.batch} x {args.length} tokens, k={args.k}, "
-          f"{args.units} intervened positions, {args.threads} threads, {args.steps} timed steps")
+          f"{args.units} intervened positions, {args.device}, {args.threads} threads, {args.steps} timed steps")
     print(f"{'library':<14}{'s/step':>9}{'steps/s':>9}{'peak MiB':>10}{'extra MiB':>11}{'speed vs pyvene':>17}{'extra mem vs pyvene':>21}")
     for name, row in rows.items():
         row["extra_kb"] = row["peak_kb"] - row["rss_kb"]

@@ -11,6 +11,7 @@ from mas.models.training import TrainConfig, is_finished, train_task_model, trai
 
 torch.set_num_threads(2)
 
+
 # Counts up to 8 and width 48 keep sequences short and steps cheap, yet the task is the real one.
 TINY = dict(task="multi_object", arch="gru", width=48, max_steps=1500, eval_every=50,
             heldout_counts=[4], options={"max_count": 8})
@@ -51,3 +52,13 @@ def inprocess_sweep(tiny_gru_folders: list[Path], tmp_path_factory: pytest.TempP
 
 # The fault-injection suite kills and reruns real commands for minutes: `make faults` runs it.
 collect_ignore = [] if os.environ.get("MAS_FAULTS") else ["faults"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `cuda` are skipped where torch sees no GPU."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

@@ -17,8 +17,10 @@ from rich.table import Table
 from rich.text import Text
 
 from mas.align import AlignConfig
+from mas.devices import using_devices
 from mas.errors import MasError
 from mas.io import write_json
+from mas.progress import is_quiet, quiet
 from mas.run_folder import check_writable, claim_folder
 from mas.tasks import TASKS, make_task
 from mas.threads import Work, using_threads
@@ -34,6 +36,9 @@ ALIGN_LR = AlignConfig.model_fields["lr"].default
 JSON_HELP = "Make the last stdout line one JSON object with the results (or {\"error\": ...})."
 OVERWRITE_HELP = "Replace an output folder that holds something else (never the current folder or home)."
 THREADS_HELP = "Torch threads (default: 1 for task models, every usable core for language models)."
+DEVICE_HELP = ("Where models run: auto (CUDA where present), cpu, cuda or cuda:N; a comma list puts model i on "
+               "the i-th device (the last repeats), e.g. cuda:0,cpu.")
+QUIET_HELP = "Print no progress (bars, or plain lines when stderr is not a terminal)."
 
 # Settings fields whose command-line flag has another name; errors name the flag.
 FLAG_NAMES = {"train_pairs": "--pairs", "cl_weight": "--epsilon", "heldout_counts": "--heldout",
@@ -53,8 +58,9 @@ RAY_ADDRESS = typer.Option(
 
 
 def log_line(line: str) -> None:
-    """A progress line on stderr, never wrapped, so logs stay one line per event."""
-    err_console.print(line, highlight=False, soft_wrap=True, markup=False)
+    """A progress line on stderr, never wrapped, so logs stay one line per event; none under --quiet."""
+    if not is_quiet():
+        err_console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
 def int_list(text: str, what: str) -> list[int]:
@@ -78,18 +84,20 @@ def _fail(message: str, json_out: bool, status: int = 2) -> None:
 
 
 def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
-    """Wrap a command: shared options (--threads), and every failure as one line and exit status 2.
+    """Wrap a command: shared options (--threads, --device, --quiet), and every failure as one line and exit status 2.
 
     Bad input, a settings check and a failed write (disk full, no permission) each end in one line
     on stderr (and `{"error": ...}` as the last stdout line under --json); Ctrl-C says what was kept.
     """
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, threads: int | None = None, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any, threads: int | None = None, device: str = "auto", quiet_progress: bool = False, **kwargs: Any
+    ) -> Any:
         json_out = bool(kwargs.get("json_out"))
         _resume_hint[:] = []
         try:
-            with using_threads(threads, work):
+            with using_threads(threads, work), using_devices(device), quiet(quiet_progress):
                 return fn(*args, **kwargs)
         except MasError as err:
             _fail(str(err), json_out)
@@ -105,14 +113,20 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
             _fail(f"interrupted: {hint}", json_out, status=130)
 
     signature = inspect.signature(fn, eval_str=True)
-    threads_option = inspect.Parameter(
-        "threads", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[int],
-        default=typer.Option(None, "--threads", help=THREADS_HELP, show_default=False),
-    )
+    shared = [
+        _option("threads", Optional[int], typer.Option(None, "--threads", help=THREADS_HELP, show_default=False)),
+        _option("device", str, typer.Option("auto", "--device", help=DEVICE_HELP)),
+        _option("quiet_progress", bool, typer.Option(False, "--quiet", help=QUIET_HELP)),
+    ]
     parameters = list(signature.parameters.values())
-    wrapper.__signature__ = signature.replace(parameters=[*parameters, threads_option])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {**{p.name: p.annotation for p in parameters}, "threads": Optional[int]}
+    wrapper.__signature__ = signature.replace(parameters=[*parameters, *shared])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*parameters, *shared]}
     return wrapper
+
+
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    """A keyword-only parameter that typer reads as a shared command-line option."""
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
 
 
 def command(fn: Callable[..., Any] | None = None, *, work: Work = "task") -> Any:

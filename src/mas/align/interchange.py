@@ -49,6 +49,11 @@ class Interchange:
     def build(self, widths: Sequence[int], seed: int) -> Rotations:
         return Rotations(widths, seed=seed)
 
+    def place(self, maps: Rotations, devices: Sequence[torch.device]) -> Rotations:
+        for layer, device in zip(maps.layers, devices):
+            layer.to(device)
+        return maps
+
     def check(self, widths: Sequence[int]) -> None:
         if self.k > min(widths):
             raise MasError(f"k = {self.k} is larger than the narrowest site width ({min(widths)})")

@@ -83,6 +83,12 @@ class LinearStitch:
             (s, t): StitchLayer(widths[s], widths[t], self.rank, self.bias, self.init, generator) for s, t in self.directions
         })
 
+    def place(self, maps: Stitches, devices: Sequence[torch.device]) -> Stitches:
+        """Each stitch sits with its source, whose states it reads."""
+        for s, t in maps.directions:
+            maps.layers[_key((s, t))].to(devices[s])
+        return maps
+
     def check(self, widths: Sequence[int]) -> None:
         if not self.directions:
             raise MasError("a stitch needs at least one direction")
@@ -96,8 +102,9 @@ class LinearStitch:
         if direction not in mats:
             raise MasError(f"no stitch serves direction {direction[0]}->{direction[1]} (trained: {sorted(self.directions)})")
         weight, bias = mats[direction]
-        out = states @ weight.to(states.dtype)
-        return out if bias is None else out + bias.to(states.dtype)
+        # A reverse served by a pseudo-inverse was built where its forward stitch lives: it crosses here.
+        out = states @ weight.to(states.device, states.dtype)
+        return out if bias is None else out + bias.to(states.device, states.dtype)
 
     def decode(self, mats: dict[Direction, Affine], target: int, encoded: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         return encoded.to(rows.dtype)

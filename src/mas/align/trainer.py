@@ -4,6 +4,10 @@ A direction (s, t) writes what the site map makes of model s's state into model 
 carry on as the counterfactual says. With the rotation-interchange map, n = 1 and direction (0, 0)
 is DAS and all n² directions are MAS; with the linear-stitch map it is model stitching. Directions
 given counterfactual latents instead of (or beside) behaviour add ε × the CL loss: that is CLMAS.
+
+Models may sit on different devices. Each model's map parameters, interventions and losses live
+where its site's states live (`ModelAdapter.site_device`); a direction's encoded source vectors
+move to its target's device in one explicit step, and the loss terms meet on the first term's device.
 """
 
 from __future__ import annotations
@@ -113,6 +117,7 @@ class AlignmentTrainer:
         self.site_map: SiteMap = site_map if site_map is not None else Interchange(config.k, config.keep_target)
         self.widths = check_sites(self.adapters, self.sites)
         self.site_map.check(self.widths)
+        self.devices = [a.site_device(s) for a, s in zip(self.adapters, self.sites)]
         self._cache: dict[tuple[str, int, int], Any] = state_cache if state_cache is not None else {}
 
     def source_states(self, source: int, pairs: PairSet) -> torch.Tensor:
@@ -136,7 +141,15 @@ class AlignmentTrainer:
         return self._cache[key]
 
     def new_maps(self, seed: int | None = None) -> nn.Module:
-        return self.site_map.build(self.widths, self.config.seed if seed is None else seed)
+        return self.place(self.site_map.build(self.widths, self.config.seed if seed is None else seed))
+
+    def place(self, maps: nn.Module) -> nn.Module:
+        """Move `maps` in place so each model's parameters sit on its site's device; returns them."""
+        return self.site_map.place(maps, self.devices)
+
+    def encoded_for(self, mats: Any, direction: Direction, states: torch.Tensor) -> torch.Tensor:
+        """The source side of `direction` (computed on the source's device), moved to the target's."""
+        return self.site_map.encode(mats, direction, states).to(self.devices[direction[1]])
 
     def forward(
         self,
@@ -154,7 +167,7 @@ class AlignmentTrainer:
         parts = [
             DirectionPart(
                 pairs=batches[d].subset(indices[d]),
-                encoded=self.site_map.encode(rotations, d, self.source_states(d[0], batches[d])[indices[d]]),
+                encoded=self.encoded_for(rotations, d, self.source_states(d[0], batches[d])[indices[d]]),
             )
             for d in dirs
         ]
@@ -178,11 +191,11 @@ class AlignmentTrainer:
         Needs no run of the target past the site: only its recorded state there.
         """
         pairs = latents.pairs
-        encoded = self.site_map.encode(mats, direction, self.source_states(direction[0], pairs)[index])
+        encoded = self.encoded_for(mats, direction, self.source_states(direction[0], pairs)[index])
         own = self.target_states(direction[1], pairs)[index]
-        used = pairs.target_positions[index] >= 0
+        used = (pairs.target_positions[index] >= 0).nonzero(as_tuple=True)  # on the host: no wait for the device
         written = self.site_map.decode(mats, direction[1], encoded[used], own[used])
-        return written, latents.latents[index][used]
+        return written, latents.latents[index][used].to(own.device)
 
     def objective(
         self,
@@ -193,17 +206,17 @@ class AlignmentTrainer:
     ) -> torch.Tensor:
         """Behavioural CE summed over `train`'s directions + ε × CL loss summed over `latents`' directions."""
         cfg = self.config
-        total = torch.zeros(())
+        terms = []
         for target in sorted({t for _, t in train}):
             into = {d: p for d, p in train.items() if d[1] == target}
             idx = {d: torch.randint(len(p), (cfg.batch_size,), generator=generator) for d, p in into.items()}
             logits, labels, dirs = self.forward(mats, target, into, idx)
-            total = total + per_direction_ce(logits, labels, len(dirs)).sum()
+            terms.append(per_direction_ce(logits, labels, len(dirs)).sum())
         for direction, pairs in latents.items():
             index = torch.randint(len(pairs), (cfg.batch_size,), generator=generator)
             written, recorded = self.written_states(mats, direction, pairs, index)
-            total = total + cfg.cl_weight * counterfactual_latent_loss(written, recorded).to(total.dtype)
-        return total
+            terms.append(cfg.cl_weight * counterfactual_latent_loss(written, recorded).float())
+        return torch.stack([term.to(terms[0].device) for term in terms]).sum()
 
     def fit(
         self,
@@ -228,7 +241,7 @@ class AlignmentTrainer:
             raise MasError("nothing to train: no behavioural and no counterfactual-latent directions")
         if select and (validation is None or any(d not in validation for d in select)):
             raise MasError("selecting on validation needs validation pairs for every selected direction")
-        maps = rotations if rotations is not None else self.new_maps()
+        maps = self.place(rotations) if rotations is not None else self.new_maps()
         optimizer = torch.optim.Adam(maps.parameters(), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
         generator = torch.Generator().manual_seed(cfg.seed + 1)

@@ -20,7 +20,7 @@ from mas.cli import (
 )
 from mas.run_folder import claim_folder
 
-PROFILE = "Default: the CPU profile for the shipped SmolLM2 GGUF, the paper's for any other base."
+PROFILE = "Default: from --profile."
 
 
 @figure_command("2c", work="lm")
@@ -43,6 +43,9 @@ def figure_2c(
     pairs: Optional[int] = typer.Option(None, help="MAS training pairs per direction."),
     test_pairs: Optional[int] = typer.Option(None, help="Held-out pairs per direction."),
     seed: int = typer.Option(0),
+    profile: str = typer.Option(
+        "auto", help="Defaults of unset options: cpu (2+2 copies, short), paper (3+3 copies, 600 fine-tuning steps, "
+        "MAS at two thirds of the depth), or auto: paper on a GPU or for another base, cpu otherwise."),
     out: Path = typer.Option(RUNS / "figure_2c", help="Run folder (fine-tuned models are kept and reused)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -54,6 +57,7 @@ def figure_2c(
         base_model=base_model, gguf_file=gguf_file, data=data, prompts=prompts, toxic=toxic, nontoxic=nontoxic,
         finetune_steps=finetune_steps, finetune_lr=finetune_lr, lora_rank=lora_rank, site=site, k=k, length=length,
         align_steps=align_steps, align_batch=align_batch, align_lr=align_lr, pairs=pairs, test_pairs=test_pairs, seed=seed,
+        profile=profile,
     )
     claim_folder(out, FIGURE_2C, overwrite=overwrite)
     note_resume(f"finished fine-tunes are kept in {out}/models/; run the same command to resume")

@@ -30,8 +30,12 @@ def evaluate_iia(
     free_running: bool = True,
     batch_size: int = 512,
 ) -> dict[Direction, Score]:
-    """IIA of every direction in `pairs`; the target feeds back its own predictions when free-running."""
+    """IIA of every direction in `pairs`; the target feeds back its own predictions when free-running.
+
+    `rotations` are moved to the trainer's devices first (in place), as training would place them.
+    """
     scores = {}
+    trainer.place(rotations)
     with parametrize.cached():
         qs = rotations.matrices()
         for direction, pair_set in pairs.items():

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from mas.align import AlignConfig, AlignmentTrainer, Direction, all_directions, direction_key
+from mas.devices import model_device
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, iia_matrix, random_rotation_control, scores_json
 from mas.io import staged_folder, write_json
@@ -38,8 +39,10 @@ class AlignmentJob(BaseModel):
 
 
 def load_task_models(paths: list[Path]) -> tuple[list[TaskModelAdapter], list[TaskModelConfig]]:
+    """Each model on the device the command gives it (`mas.devices.model_device`)."""
     loaded = [load_checkpoint(p) for p in paths]
-    adapters = [TaskModelAdapter(model, name=Path(p).name) for p, (model, _) in zip(paths, loaded)]
+    adapters = [TaskModelAdapter(model, name=Path(p).name, device=model_device(i))
+                for i, (p, (model, _)) in enumerate(zip(paths, loaded))]
     return adapters, [cfg for _, cfg in loaded]
 
 

@@ -20,12 +20,13 @@ import time
 from dataclasses import asdict
 from itertools import product
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from mas.align import AlignConfig
+from mas.devices import model_device
 from mas.errors import MasError
 from mas.experiments.lm_alignment import LMAlignmentJob, matrix_csv, run_lm_alignment
 from mas.io import atomic_write_bytes, read_json, write_json
@@ -63,13 +64,17 @@ class Figure2cConfig(BaseModel):
     pairs: int | None = Field(None, ge=1)
     test_pairs: int | None = Field(None, ge=1)
     seed: int = 0
+    profile: Literal["auto", "cpu", "paper"] = Field(
+        "auto", description="auto: the paper's on a GPU or for any other base, the CPU profile for the shipped GGUF on a CPU")
 
     def base(self) -> str:
         return self.base_model if self.base_model is not None else str(smollm2_gguf())
 
     def with_profile(self, layers: int) -> "Figure2cConfig":
-        """Fill unset fields from the CPU profile (the shipped GGUF) or the paper's (anything else)."""
-        profile = cpu_profile() if self.base_model is None else paper_profile(layers)
+        """Fill unset fields from the CPU profile or the paper's (see `profile`)."""
+        small = self.profile == "cpu" or (
+            self.profile == "auto" and self.base_model is None and model_device(0).type != "cuda")
+        profile = cpu_profile() if small else paper_profile(layers)
         filled = {name: profile.get(name) if value is None else value for name, value in self.model_dump().items()}
         return Figure2cConfig(**filled)
 
@@ -185,7 +190,7 @@ def run_figure_2c(cfg: Figure2cConfig, out: Path, log: Callable[[str], None] = p
         align=AlignConfig(k=cfg.k, steps=cfg.align_steps, lr=cfg.align_lr, batch_size=cfg.align_batch, seed=cfg.seed,
                           eval_every=max(1, cfg.align_steps // 10)),
     )
-    adapters = [HFAdapter(f, name=n, cache_states=True) for f, n in zip(folders, names)]
+    adapters = [HFAdapter(f, name=n, cache_states=True, device=model_device(i)) for i, (f, n) in enumerate(zip(folders, names))]
     mas = run_lm_alignment(job, out / "mas", adapters=adapters, tokenizer=load_tokenizer(folders[0]))
     results = {
         "models": names,

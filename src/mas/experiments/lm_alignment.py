@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mas.align import AlignConfig, AlignmentTrainer, Direction, Rotations, all_directions
+from mas.devices import model_device
 from mas.errors import MasError
 from mas.evaluate import Score, evaluate_iia, iia_matrix, scores_json
 from mas.io import atomic_write_bytes, staged_folder, write_json
@@ -73,10 +74,10 @@ def preflight(job: LMAlignmentJob) -> None:
 
 
 def load_lms(job: LMAlignmentJob) -> list[HFAdapter]:
-    """Each model once, with its site states cached (training revisits the same target prompts)."""
+    """Each model once, on its device, with its site states cached (training revisits the same target prompts)."""
     return [
-        HFAdapter(model, dtype=job.dtype, name=name, cache_states=True)
-        for model, name in zip(job.models, job.labels())
+        HFAdapter(model, dtype=job.dtype, name=name, cache_states=True, device=model_device(i))
+        for i, (model, name) in enumerate(zip(job.models, job.labels()))
     ]
 
 

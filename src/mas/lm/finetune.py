@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mas.devices import model_device, resolve_device
 from mas.errors import MasError
 from mas.io import staged_folder, write_json
 from mas.models.hf import check_config, load_causal_lm, load_config, load_tokenizer, resolve_dtype
+from mas.progress import progress_bar
 
 
 @dataclass
@@ -35,7 +35,7 @@ class FinetuneConfig:
     lora_alpha: int = 16
     weight_decay: float = 0.0
     seed: int = 0
-    device: str | None = None
+    device: str | None = None  # None: the command's --device (auto: CUDA where present)
     save_dtype: str = "float32"
 
     def check(self) -> None:
@@ -69,15 +69,32 @@ def _encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], length: int) -
     return rows
 
 
-def _batch(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Right-padded ids, attention mask and labels (-100 on padding)."""
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row)
-        mask[i, : len(row)] = 1
-    return ids, mask, ids.masked_fill(mask == 0, -100)
+class TokenRows:
+    """Every text's ids, right-padded once and kept on the training device, with their lengths.
+
+    A batch is a gather of rows cut to the batch's longest text (known on the host), so building
+    one copies nothing from the host but its row indices. Padding is on the right and never
+    scored, and a causal model's real tokens never attend to later positions, so no attention mask
+    is needed: the model takes its plain causal path (on a GPU, the fused causal attention kernel).
+    """
+
+    def __init__(self, rows: list[list[int]], pad: int, device: torch.device) -> None:
+        self.lengths = np.array([len(r) for r in rows])
+        ids = torch.full((len(rows), int(self.lengths.max())), pad, dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.tensor(row)
+        padding = torch.arange(ids.shape[1]) >= torch.from_numpy(self.lengths)[:, None]
+        self.ids = ids.to(device)
+        self.labels = ids.masked_fill(padding, -100).to(device)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def batch(self, pick: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Ids and labels (-100 on padding) of rows `pick`."""
+        width = int(self.lengths[pick].max())
+        index = torch.from_numpy(pick).to(self.ids.device, non_blocking=True)
+        return self.ids[index, :width], self.labels[index, :width]
 
 
 def _with_lora(model: PreTrainedModel, config: FinetuneConfig) -> PreTrainedModel:
@@ -96,29 +113,42 @@ def _with_lora(model: PreTrainedModel, config: FinetuneConfig) -> PreTrainedMode
 def train_steps(
     model: PreTrainedModel, rows: list[list[int]], pad: int, config: FinetuneConfig, progress: bool = True
 ) -> list[float]:
-    """Run `config.steps` AdamW steps on random batches of `rows`; the loss of each step."""
+    """Run `config.steps` AdamW steps on random batches of `rows`; the loss of each step.
+
+    On a GPU the host never waits for a step: losses stay on the device and are read (and checked
+    for divergence) only every `report_every` steps; AdamW is the fused kernel there.
+    """
     device = next(model.parameters()).device
     rng = np.random.default_rng(config.seed)
+    data = TokenRows(rows, pad, device)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    fused = {"fused": True} if device.type == "cuda" else {}
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay, **fused)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    report_every = max(1, config.steps // 50)
+    pending: list[torch.Tensor] = []
     losses: list[float] = []
     model.train()
-    columns = (TextColumn("fine-tuning"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"))
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), disable=not progress) as bar:
-        task = bar.add_task("fine-tuning", total=config.steps, loss="-")
-        for _ in range(config.steps):
-            pick = rng.choice(len(rows), size=config.batch_size, replace=config.batch_size > len(rows))
-            ids, mask, labels = (t.to(device) for t in _batch([rows[i] for i in pick], pad))
+    with progress_bar(progress) as bar:
+        task = bar.add_task("fine-tuning", total=config.steps, status="")
+        for step in range(1, config.steps + 1):
+            pick = rng.choice(len(data), size=config.batch_size, replace=config.batch_size > len(data))
+            ids, labels = data.batch(pick)
             with autocast:
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels, use_cache=False).loss
-            if not torch.isfinite(loss):
-                raise MasError(f"fine-tuning diverged (loss {loss.item()}) at step {len(losses)}; lower the lr")
+                loss = model(input_ids=ids, labels=labels, use_cache=False).loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
-            bar.update(task, advance=1, loss=f"{loss.item():.3f}")
+            pending.append(loss.detach())
+            if step % report_every == 0 or step == config.steps:
+                read = torch.stack(pending).float().tolist()
+                bad = next((i for i, value in enumerate(read) if not np.isfinite(value)), None)
+                if bad is not None:
+                    raise MasError(f"fine-tuning diverged (loss {read[bad]}) at step {len(losses) + bad}; lower the lr")
+                losses += read
+                pending.clear()
+                bar.update(task, status=f"loss {read[-1]:.3f}")
+            bar.advance(task)
     model.eval()
     return losses
 
@@ -152,7 +182,7 @@ def finetune(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     if pad is None:
         raise MasError("the tokenizer has neither a padding nor an end-of-text token")
-    device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(config.device) if config.device else model_device(0)
     if isinstance(base, PreTrainedModel):
         check_config(base.config.get_text_config(), type(base).__name__, length=config.length)
         model = base.to(device)

@@ -56,7 +56,15 @@ class ModelAdapter(ABC):
 
     @property
     def device(self) -> torch.device:
+        """Where token ids go."""
         return torch.device("cpu")
+
+    def site_device(self, site: str) -> torch.device:
+        """Where states at `site` live, and so where this model's map, edits and losses there belong.
+
+        The same as `device` unless the model spans several devices.
+        """
+        return self.device
 
     def check_site(self, site: str) -> None:
         if site not in self.sites:
@@ -78,9 +86,16 @@ class ModelAdapter(ABC):
 class TaskModelAdapter(ModelAdapter):
     """Adapter for the task models `mas` trains (GRU, transformer)."""
 
-    def __init__(self, model: nn.Module, name: str = "model") -> None:
+    def __init__(self, model: nn.Module, name: str = "model", device: str | torch.device | None = None) -> None:
+        """`device` moves the model there; by default it stays where it is."""
         self.model = model.eval().requires_grad_(False)
+        if device is not None:
+            self.model.to(device)
         self.name = name
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     @property
     def sites(self) -> tuple[str, ...]:

@@ -30,6 +30,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from mas.devices import resolve_device
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import Intervention
@@ -176,8 +177,10 @@ class HFAdapter(ModelAdapter):
     """A frozen causal LM; sites `embed` and `layers.<i>`, logits (B, L, V) out in float32.
 
     `model` is a Hugging Face id, a local folder, a `.gguf` file, or an already built
-    `PreTrainedModel` (used as given unless `device`/`dtype` are passed). Defaults: float32 on CPU,
-    bfloat16 on GPU; `device_map` is handed to the loader for models spread over several devices.
+    `PreTrainedModel` (used as given unless `device`/`dtype` are passed). Defaults: CUDA where
+    present, float32 on CPU, bfloat16 on GPU; `device_map` (e.g. "auto", through accelerate) is
+    handed to the loader for a model spread over several devices, and each site then reports the
+    device of its own block (`site_device`).
 
     With `cache_states`, reads and intervened runs at a block keep the block's states of every token
     row they see: later reads of the same rows are free and later runs on them start at that block,
@@ -201,11 +204,11 @@ class HFAdapter(ModelAdapter):
         if isinstance(model, PreTrainedModel):
             self.name = name or model.config.name_or_path or type(model).__name__
             if device is not None or dtype is not None:
-                target = torch.device(device) if device is not None else model.device
+                target = resolve_device(device) if device is not None else model.device
                 model = model.to(device=target, dtype=resolve_dtype(dtype, target))
         else:
             self.name = name or str(model)
-            target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+            target = resolve_device(device)
             model = load_causal_lm(
                 model, gguf_file, resolve_dtype(dtype, target), local_files_only, trust_remote_code, device_map
             )

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from pydantic import BaseModel, Field
 from torch import nn
 
+from mas.devices import model_device
 from mas.errors import MasError
 from mas.io import load_tensors, read_json, save_tensors, write_json
 from mas.models.adapter import run_task_model
@@ -78,6 +79,7 @@ def heldout_accuracy(model: nn.Module, task: CausalModel, counts: list[int], n: 
     The sequences come from a random stream training never draws from.
     """
     batch = sample_sequences(task, np.random.default_rng([seed, 10**9]), n, counts or None)
+    batch = batch.to(next(model.parameters()).device)
     model.eval()
     logits = run_task_model(model, batch.tokens, feed_mask=batch.task_mask)
     model.train()
@@ -115,9 +117,13 @@ def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
 
 
 def train_task_model(
-    cfg: TrainConfig, folder: Path, show_progress: bool = True, log: Callable[[str], None] = print
+    cfg: TrainConfig, folder: Path, show_progress: bool = True, log: Callable[[str], None] = print,
+    device: torch.device | None = None,
 ) -> TaskModelConfig:
-    """Train until held-out accuracy reaches the target (or max_steps); write the checkpoint folder."""
+    """Train until held-out accuracy reaches the target (or max_steps); write the checkpoint folder.
+
+    On `device` (default: the command's first `--device`); the checkpoint does not depend on where.
+    """
     folder = Path(folder)
     task = make_task(cfg.task, **cfg.task_options())
     heldout = list(task.heldout_sizes) if cfg.heldout_counts is None else cfg.heldout_counts
@@ -127,7 +133,7 @@ def train_task_model(
         arch=cfg.arch, task=cfg.task, task_options=cfg.task_options(), vocab_size=task.vocab_size,
         width=cfg.width, seed=cfg.seed, heldout_counts=heldout,
     )
-    model = model_cfg.build_model().train()
+    model = model_cfg.build_model().train().to(device or model_device(0))
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     remove_stale_temporaries(folder)
     step = _load_state(folder, model, optimizer, cfg) if (folder / "train_state.json").exists() else 0
@@ -141,6 +147,7 @@ def train_task_model(
             for group in optimizer.param_groups:
                 group["lr"] = cfg.lr * min(1.0, step / max(cfg.warmup, 1))
             batch = sample_sequences(task, np.random.default_rng([cfg.seed, step]), cfg.batch_size, counts)
+            batch = batch.to(next(model.parameters()).device)
             feed = batch.task_mask if model.recurrent else None
             logits = model(batch.tokens, feed_mask=feed)[0]
             loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE)

@@ -24,6 +24,9 @@ class SequenceBatch:
     def task_mask(self) -> torch.Tensor:
         return self.labels != IGNORE
 
+    def to(self, device: torch.device) -> "SequenceBatch":
+        return SequenceBatch(self.tokens.to(device), self.labels.to(device))
+
 
 def sample_sequences(
     task: CausalModel, rng: np.random.Generator, n: int, counts: Sequence[int] | None = None
