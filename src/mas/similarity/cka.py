@@ -33,7 +33,7 @@ from mas.similarity._input import (
     unit_rows,
     zscore_map,
 )
-from mas.similarity._linalg import euclidean_distances, gram, t_matmul
+from mas.similarity._linalg import euclidean_distances, gram
 
 
 SHIFT_ROWS = 1024  # rows of the first chunk whose mean every row is taken around
