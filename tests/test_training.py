@@ -19,6 +19,7 @@ from mas.models.training import (
     training_counts,
 )
 from mas.run_folder import write_marker
+from mas.threads import using_threads
 from mas.tasks import make_task
 
 QUICK = dict(width=16, max_steps=1, eval_every=1, eval_sequences=4)
@@ -43,7 +44,8 @@ def test_each_family_holds_out_its_policys_sizes(tmp_path: Path, task: str, held
 def test_rule_family_trained_on_every_size_solves_fresh_sequences(tmp_path: Path) -> None:
     """A Modulo GRU (counts up to 6) reaches 0.99 on two test streams the training stream never draws."""
     cfg = TrainConfig(task="modulo", width=48, max_steps=1500, eval_every=50, options={"max_count": 6})
-    config = train_task_model(cfg, tmp_path / "modulo", show_progress=False)
+    with using_threads(1):  # what `mas train` uses for task models
+        config = train_task_model(cfg, tmp_path / "modulo", show_progress=False)
     assert config.heldout_counts == [] and config.steps < cfg.max_steps
     model, _ = load_checkpoint(tmp_path / "modulo")
     task = make_task("modulo", max_count=6)
