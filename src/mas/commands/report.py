@@ -36,7 +36,8 @@ def report(
         table.add_column(column)
     for c in claims:
         table.add_row(c["figure"], c["claim"], describe(c["ours"]), describe(c["other"]), c["verdict"])
-    out_console.print(table)
+    if claims:
+        out_console.print(table)
     for f in figures:
         if not f["finished"]:
             out_console.print(f"not yet run: {f['figure']}  ({f['command']})", highlight=False)
