@@ -11,6 +11,7 @@ from rich.table import Table
 from mas.cli import JSON_HELP, RUNS, command, emit_json, log_line, out_console
 from mas.errors import MasError
 from mas.models.checkpoint import load_checkpoint
+from mas.models.training import heldout_policy
 
 
 def list_models(models_dir: Path, warn: Callable[[str], None] = log_line) -> list[dict]:
@@ -26,7 +27,8 @@ def list_models(models_dir: Path, warn: Callable[[str], None] = log_line) -> lis
             warn(f"warning: skipped {folder.name}: {err}")
             continue
         rows.append({"folder": folder.name, "task": cfg.task, "arch": cfg.arch, "seed": cfg.seed,
-                     "steps": cfg.steps, "heldout_accuracy": cfg.heldout_accuracy,
+                     "steps": cfg.steps, "policy": heldout_policy(cfg.heldout_counts),
+                     "heldout_accuracy": cfg.heldout_accuracy,
                      "heldout_by_size": cfg.heldout_by_size})
     return rows
 
@@ -36,15 +38,20 @@ def models(
     models_dir: Path = typer.Option(RUNS / "models", help="Where `mas train` keeps its models."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """List the trained task models: task, architecture, seed, steps and held-out accuracy (per size too)."""
+    """List the trained task models: task, architecture, seed, steps, held-out policy and accuracy (per size too).
+
+    Multi-Object and Same-Object models are tested on demo sizes they never saw; Rounding, Modulo and
+    Arithmetic models train on every size and are tested on fresh sequences.
+    """
     rows = list_models(models_dir)
     table = Table(title=f"task models in {models_dir}")
-    for column in ("folder", "task", "arch", "seed", "steps", "held-out acc", "by held-out size"):
-        table.add_column(column, justify="left" if column in ("folder", "task", "arch", "by held-out size") else "right")
+    left = ("folder", "task", "arch", "held-out policy", "by held-out size")
+    for column in ("folder", "task", "arch", "seed", "steps", "held-out policy", "held-out acc", "by held-out size"):
+        table.add_column(column, justify="left" if column in left else "right")
     for r in rows:
         accuracy = "-" if r["heldout_accuracy"] is None else f"{r['heldout_accuracy']:.3f}"
         sizes = " ".join(f"{size}:{value:.2f}" for size, value in r["heldout_by_size"].items()) or "-"
-        table.add_row(r["folder"], r["task"], r["arch"], str(r["seed"]), str(r["steps"]), accuracy, sizes)
+        table.add_row(r["folder"], r["task"], r["arch"], str(r["seed"]), str(r["steps"]), r["policy"], accuracy, sizes)
     out_console.print(table)
     if json_out:
         emit_json({"models": rows})

@@ -34,6 +34,9 @@ INIT_SEED_OFFSET = {"gru": 0, "transformer": 100_003}
 TRAIN = "train"  # the run marker's command of a trained model folder
 # What a model folder's name promises (TASK-ARCH-sSEED); figures reuse any finished model that keeps it.
 MODEL_FIELDS = ("task", "arch", "seed")
+# Test sequences come from random streams seeded (seed + i, EVAL_STREAM); training batch `step` is
+# seeded (seed, step) with step < EVAL_STREAM, so the training stream never draws a test stream.
+EVAL_STREAM = 10**9
 
 
 class TrainConfig(BaseModel):
@@ -41,7 +44,7 @@ class TrainConfig(BaseModel):
     arch: Arch = "gru"
     seed: int = 0
     width: int = Field(128, ge=1)
-    max_steps: int = Field(6000, ge=1)
+    max_steps: int = Field(6000, ge=1, lt=EVAL_STREAM)
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0, description="decoupled (AdamW) weight decay")
@@ -53,9 +56,22 @@ class TrainConfig(BaseModel):
     void_prob: float | None = Field(None, description="void-token rate; default 0.2 for transformers, 0 otherwise")
     options: dict[str, Any] = Field(default_factory=dict, description="further task options, e.g. max_count")
 
+    def heldout(self) -> list[int]:
+        """The sizes never trained on: the given ones, or the task family's policy."""
+        if self.heldout_counts is not None:
+            return self.heldout_counts
+        return list(make_task(self.task, **self.task_options()).heldout_sizes)
+
     def task_options(self) -> dict[str, Any]:
         void = self.void_prob if self.void_prob is not None else (0.2 if self.arch == "transformer" else 0.0)
         return {**self.options, **({"void_prob": void} if void else {})}
+
+
+def heldout_policy(heldout: list[int]) -> str:
+    """How a model's accuracy was tested, in words: on sizes it never saw, or on fresh sequences of every size."""
+    if heldout:
+        return "sizes " + ",".join(map(str, heldout)) + " held out"
+    return "no size held out; fresh sequences"
 
 
 def training_counts(task: CausalModel, heldout: list[int]) -> list[int]:
@@ -76,9 +92,9 @@ def training_counts(task: CausalModel, heldout: list[int]) -> list[int]:
 def heldout_accuracy(model: nn.Module, task: CausalModel, counts: list[int], n: int, seed: int) -> float:
     """Free-running full-sequence accuracy on sequences whose count is in `counts` (any count if empty).
 
-    The sequences come from a random stream training never draws from.
+    The sequences come from a random stream training never draws from (see `EVAL_STREAM`).
     """
-    batch = sample_sequences(task, np.random.default_rng([seed, 10**9]), n, counts or None)
+    batch = sample_sequences(task, np.random.default_rng([seed, EVAL_STREAM]), n, counts or None)
     batch = batch.to(next(model.parameters()).device)
     model.eval()
     logits = run_task_model(model, batch.tokens, feed_mask=batch.task_mask)
@@ -126,7 +142,7 @@ def train_task_model(
     """
     folder = Path(folder)
     task = make_task(cfg.task, **cfg.task_options())
-    heldout = list(task.heldout_sizes) if cfg.heldout_counts is None else cfg.heldout_counts
+    heldout = cfg.heldout()
     counts = training_counts(task, heldout)
     torch.manual_seed(cfg.seed + INIT_SEED_OFFSET[cfg.arch])
     model_cfg = TaskModelConfig(
@@ -185,13 +201,17 @@ def is_finished(folder: Path) -> bool:
 
 def trained_with(folder: Path, cfg: TrainConfig, fields: tuple[str, ...] | None = None) -> bool | None:
     """Whether the finished model in `folder` was trained with `cfg`, or agrees with it on `fields`
-    (None: its settings were not recorded)."""
+    (None: its settings were not recorded).
+
+    Trained with `cfg` includes the held-out sizes as trained (config.json), not only as asked for:
+    a model trained by default under an earlier policy of its family is not the one `cfg` makes now.
+    """
     marker = read_marker(folder)
     if marker is None:
         return None
     wanted = run_marker(TRAIN, cfg)
     if fields is None:
-        return marker == wanted
+        return marker == wanted and read_json(Path(folder) / "config.json").get("heldout_counts") == cfg.heldout()
     saved = marker.get("settings") or {}
     return marker.get("command") == TRAIN and all(saved.get(f) == wanted["settings"][f] for f in fields)
 

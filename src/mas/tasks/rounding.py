@@ -20,7 +20,13 @@ class TriggerRule(MultiObject):
 
     Interventions in the demo phase therefore pass through the rule, while interventions in the
     response phase set the number of R's still to come directly.
+
+    No demo size is held out: the rule's answer at a size never trained on is not what its
+    neighbours' answers suggest (Rounding answers 4 with 3 R's and 5 with 6; Modulo answers 4 with
+    none), so no model could infer it. Models are tested on fresh sequences instead.
     """
+
+    heldout_sizes: ClassVar[tuple[int, ...]] = ()
 
     @abstractmethod
     def respond(self, count: int) -> int:

@@ -11,7 +11,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from mas.tasks.base import BOS, EOS, SPECIAL_TOKENS, State
-from mas.tasks.multi_object import DEMO, MultiObject
+from mas.tasks.multi_object import DEMO, RESPONSE, MultiObject
 
 
 class SameObject(MultiObject):
@@ -51,3 +51,72 @@ class SameObject(MultiObject):
         if state["phase"] == DEMO:
             return None
         return self.token("D") if state["count"] > 0 else EOS
+
+
+class SeparateCounts(SameObject):
+    """Candidate: a demo count and a response count held apart; the answer ends when they are equal.
+
+    Unlike `SameObject`, the demo count survives the trigger, so an intervention on it in the
+    response phase changes how many D's are still to come by its difference from the response count.
+    """
+
+    variables: ClassVar[tuple[str, ...]] = ("demo", "response", "phase")
+
+    def initial_state(self) -> State:
+        return {"demo": 0, "response": 0, "phase": DEMO}
+
+    def step(self, state: State, token: int) -> State:
+        if token == self.token("D"):
+            key = "demo" if state["phase"] == DEMO else "response"
+            return {**state, key: state[key] + 1}
+        if token == self.token("T"):
+            return {**state, "phase": RESPONSE}
+        return dict(state)
+
+    def emit(self, state: State) -> int | None:
+        if state["phase"] == DEMO:
+            return None
+        return self.token("D") if state["response"] < state["demo"] else EOS
+
+    def value_range(self, variable: str) -> tuple[int, int]:
+        return (DEMO, RESPONSE) if variable == "phase" else (0, self.max_count)
+
+
+class RemainingCount(SameObject):
+    """Candidate: a demo count while reading; at T a separate `remaining` count takes its value and falls.
+
+    The demo count is frozen after the trigger and `remaining` is 0 before it, so each variable acts
+    in one phase only: an intervention on the other phase's variable changes nothing.
+    """
+
+    variables: ClassVar[tuple[str, ...]] = ("demo", "remaining", "phase")
+
+    def initial_state(self) -> State:
+        return {"demo": 0, "remaining": 0, "phase": DEMO}
+
+    def step(self, state: State, token: int) -> State:
+        if token == self.token("T"):
+            return {**state, "remaining": state["demo"], "phase": RESPONSE}
+        if token == self.token("D"):
+            if state["phase"] == DEMO:
+                return {**state, "demo": state["demo"] + 1}
+            return {**state, "remaining": state["remaining"] - 1}
+        return dict(state)
+
+    def emit(self, state: State) -> int | None:
+        if state["phase"] == DEMO:
+            return None
+        return self.token("D") if state["remaining"] > 0 else EOS
+
+    def value_range(self, variable: str) -> tuple[int, int]:
+        return (DEMO, RESPONSE) if variable == "phase" else (0, self.max_count)
+
+
+# Candidate causal variables of Same-Object sequences: (causal model, variable) by name.
+CANDIDATES: dict[str, tuple[type[SameObject], str]] = {
+    "rise_fall.count": (SameObject, "count"),
+    "separate.demo": (SeparateCounts, "demo"),
+    "separate.response": (SeparateCounts, "response"),
+    "remaining.demo": (RemainingCount, "demo"),
+    "remaining.remaining": (RemainingCount, "remaining"),
+}

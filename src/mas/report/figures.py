@@ -1,0 +1,119 @@
+"""Where each figure's run folder keeps its outputs, the command that makes it, and the paper's claims on it.
+
+Claims read the figure's results JSON and collect one value per run (per model pair, seed or
+direction, whichever the figure repeats), so the same code judges a figure run with one seed or
+with many; see `mas.report.verdict` for the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Callable
+
+from mas.report.verdict import Claim
+
+# "MAS close to DAS": the largest gap in IIA (DAS minus MAS, same seed) still called close.
+CLOSE = 0.05
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A figure's run folder (under the runs folder), its files, the command that makes it, its claims."""
+
+    name: str
+    title: str
+    folder: str
+    results: str
+    png: str
+    csv: str
+    command: str
+    claims: Callable[[dict], list[Claim]]
+
+
+def _claims_2ab(results: dict) -> list[Claim]:
+    rows = results["rows"]
+
+    def cross(panel: str, site: str, measure: str) -> list[float]:
+        return [r["value"] for r in rows if (r["panel"], r["site"], r["measure"], r["kind"]) == (panel, site, measure, "cross")]
+
+    mas_label = "MAS IIA, cross (one value per model pair)"
+    return [
+        Claim("2a", "GRU–GRU embeddings: MAS shows high causal transfer where RSA gives a low estimate",
+              mas_label, cross("a", "embeddings", "mas_iia"), "above", "RSA, cross", cross("a", "embeddings", "rsa_cosine_spearman")),
+        Claim("2b", "GRU–Transformer embeddings: the same effect as in (a), MAS above RSA",
+              mas_label, cross("b", "embeddings", "mas_iia"), "above", "RSA, cross", cross("b", "embeddings", "rsa_cosine_spearman")),
+        Claim("2b", "GRU–Transformer hidden states: MAS IIA is low although CKA looks high",
+              mas_label, cross("b", "hidden", "mas_iia"), "below", "linear CKA, cross", cross("b", "hidden", "cka_linear")),
+        Claim("2b", "GRU–Transformer hidden states: MAS IIA is low although RSA looks high",
+              mas_label, cross("b", "hidden", "mas_iia"), "below", "RSA, cross", cross("b", "hidden", "rsa_cosine_spearman")),
+    ]
+
+
+def _claims_2c(results: dict) -> list[Claim]:
+    names, matrix = results["models"], results["token_matrix"]
+    group = [name.split("-")[0] for name in names]
+    cells: dict[str, list[float]] = {"same": [], "mixed": []}
+    for s, t in product(range(len(names)), repeat=2):
+        if s != t and "toxic" in (group[s], group[t]):
+            cells["same" if group[s] == group[t] else "mixed"].append(matrix[s][t])
+    return [Claim("2c", "Toxic fine-tunes have higher IIA with each other than with non-toxic ones",
+                  "token IIA, toxic ↔ toxic (one value per direction)", cells["same"], "above",
+                  "token IIA, toxic ↔ non-toxic", cells["mixed"])]
+
+
+def _by_size(rows: list[dict], method: str, field: str) -> dict[int, dict[int, float]]:
+    """{size: {seed: value}} of one method's rows."""
+    out: dict[int, dict[int, float]] = {}
+    for r in rows:
+        if r["method"] == method:
+            out.setdefault(r["size"], {})[r["seed"]] = r[field]
+    return out
+
+
+def _claims_2d(results: dict) -> list[Claim]:
+    das, mas = _by_size(results["rows"], "das", "self"), _by_size(results["rows"], "mas", "cross")
+    claims = []
+    for k in sorted(set(das) & set(mas)):
+        claims.append(Claim("2d", f"DAS is at least MAS at k = {k}", "DAS IIA, own directions (one value per seed)",
+                            list(das[k].values()), "above", "MAS IIA, cross directions", list(mas[k].values())))
+    for k in sorted(k for k in set(das) & set(mas) if k >= 4):
+        gaps = [das[k][seed] - mas[k][seed] for seed in sorted(set(das[k]) & set(mas[k]))]
+        claims.append(Claim("2d", f"MAS is close to DAS from about k = 4 (here k = {k})",
+                            "DAS − MAS IIA, same seed", gaps, "below", f"closeness tolerance {CLOSE}", CLOSE))
+    return claims
+
+
+def _claims_3a(results: dict) -> list[Claim]:
+    def no_access(method: str) -> list[float]:
+        return [r["no_access"] for r in results["rows"] if r["method"] == method]
+
+    return [Claim("3a", f"CLMAS is best in the No Access direction (against {label})",
+                  "CLMAS IIA, No Access (one value per seed)", no_access("clmas"), "above", f"{label}, No Access",
+                  no_access(method))
+            for method, label in (("latent_stitch", "latent stitching"), ("behavioural_stitch", "behavioural stitching"))]
+
+
+def _claims_3b(results: dict) -> list[Claim]:
+    rows = results["rows"]
+    claims = []
+    for family in dict.fromkeys(r["family"] for r in rows):
+        mine = [r for r in rows if r["family"] == family]
+        claims.append(Claim("3b", f"DAS within the {family.replace('_', '-')} GRU bounds the count's transfer into it",
+                            "DAS IIA, family model (one value per run)", [r["das_family"] for r in mine], "above",
+                            "MAS IIA, Multi-Object → family", [r["ref->family"] for r in mine]))
+    return claims
+
+
+FIGURES = (
+    FigureSpec("2ab", "Figures 2a/2b: MAS beside CKA and RSA", "figure_2ab", "results.json", "figure_2ab.png",
+               "table.csv", "mas figure 2ab", _claims_2ab),
+    FigureSpec("2c", "Figure 2c: toxic and non-toxic fine-tunes", "figure_2c", "results.json", "figure_2c.png",
+               "iia.csv", "mas figure 2c", _claims_2c),
+    FigureSpec("2d", "Figure 2d: IIA against k (DAS, MAS) and rank (stitching)", "figure-2d", "figure_2d.json",
+               "figure_2d.png", "figure_2d.csv", "mas figure 2d", _claims_2d),
+    FigureSpec("3a", "Figure 3a: one model cannot be intervened on", "figure-3a", "figure_3a.json", "figure_3a.png",
+               "figure_3a.csv", "mas figure 3a", _claims_3a),
+    FigureSpec("3b", "Figure 3b: transfer of the count across task families", "figure_3b", "results.json",
+               "figure_3b.png", "table.csv", "mas figure 3b", _claims_3b),
+)

@@ -1,0 +1,111 @@
+"""The report's verdict rule, and `mas report` on run folders in each figure's format."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mas.cli import app
+from mas.evaluate import Interval
+from mas.report import Claim, verdict
+from mas.report.figures import CLOSE, FIGURES
+
+HIGH = Interval(0.92, 0.90, 0.94, 3)
+LOW = Interval(0.35, 0.30, 0.40, 3)
+MIDDLE = Interval(0.89, 0.85, 0.91, 3)
+
+
+@pytest.mark.parametrize(("ours", "other", "relation", "expected"), [
+    (HIGH, LOW, "above", "holds"),
+    (HIGH, LOW, "below", "does not hold"),
+    (LOW, HIGH, "below", "holds"),
+    (LOW, HIGH, "above", "does not hold"),
+    (HIGH, MIDDLE, "above", "not established"),  # 0.90 <= 0.91: the intervals overlap
+    (MIDDLE, HIGH, "below", "not established"),
+    (HIGH, 0.5, "above", "holds"),  # a fixed number is a point, not an interval
+    (HIGH, 0.93, "above", "not established"),
+    (Interval(0.99, 0.99, 0.99, 1), LOW, "above", "not established"),  # one run: no interval
+    (HIGH, Interval(0.1, 0.1, 0.1, 1), "above", "not established"),
+])
+def test_verdict_rule(ours: Interval, other: Interval | float, relation: str, expected: str) -> None:
+    assert verdict(ours, other, relation) == expected
+
+
+def test_claim_judges_its_runs() -> None:
+    judged = Claim("2d", "DAS is at least MAS", "DAS", [0.95, 0.97, 0.96], "above", "MAS", [0.5, 0.55, 0.45]).judge()
+    assert judged["verdict"] == "holds"
+    assert judged["ours"]["n"] == 3 and judged["ours"]["mean"] == pytest.approx(0.96)
+    assert judged["ours"]["low"] <= 0.96 <= judged["ours"]["high"]
+    assert Claim("3b", "c", "a", [], "above", "b", [0.5, 0.6]).judge()["verdict"] == "not measured"
+
+
+def _write(folder: Path, name: str, results: dict, png: str, csv: str) -> None:
+    folder.mkdir(parents=True)
+    (folder / name).write_text(json.dumps(results))
+    (folder / png).write_bytes(b"\x89PNG\r\n\x1a\n fake image bytes")
+    (folder / csv).write_text("method,size,seed,self\ndas,4,0,0.9\n")
+
+
+def _runs(root: Path) -> Path:
+    """Run folders of figures 2d and 3a in the shape their commands write; the others not run."""
+    runs = root / "runs"
+    rows_2d = [{"method": m, "size": k, "seed": s, "self": 0.97 + 0.01 * s, "cross": 0.96 if k == 4 else 0.3 - 0.01 * s}
+               for s in range(3) for k in (1, 4) for m in ("das", "mas")]
+    _write(runs / "figure-2d", "figure_2d.json", {"rows": rows_2d, "seconds": 12.5, "config": {"seeds": [0, 1, 2]}},
+           "figure_2d.png", "figure_2d.csv")
+    rows_3a = [{"method": m, "seed": s, "access": 0.9, "no_access": v + 0.01 * s}
+               for s in range(3) for m, v in (("clmas", 0.8), ("latent_stitch", 0.2), ("behavioural_stitch", 0.79))]
+    _write(runs / "figure-3a", "figure_3a.json", {"rows": rows_3a, "seconds": 3.0, "config": {"seeds": [0, 1, 2]}},
+           "figure_3a.png", "figure_3a.csv")
+    return runs
+
+
+def test_report_page_claims_and_missing_figures(tmp_path: Path) -> None:
+    runs = _runs(tmp_path)
+    out = tmp_path / "report"
+    result = CliRunner().invoke(app, ["report", "--runs", str(runs), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    verdicts = {c["claim"]: c["verdict"] for c in summary["claims"]}
+    assert verdicts["DAS is at least MAS at k = 1"] == "holds"
+    assert verdicts["DAS is at least MAS at k = 4"] == "holds"  # 0.97..0.99 against 0.96
+    gap = next(c for c in summary["claims"] if c["claim"].endswith("(here k = 4)"))
+    assert gap["other"]["mean"] == CLOSE and gap["verdict"] == "holds"  # gaps 0.01, 0.02, 0.03 per seed
+    assert gap["ours"]["mean"] == pytest.approx(0.02)
+    assert verdicts["CLMAS is best in the No Access direction (against latent stitching)"] == "holds"
+    assert verdicts["CLMAS is best in the No Access direction (against behavioural stitching)"] == "not established"
+    assert summary["not_run"] == ["2ab", "2c", "3b"]
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "<img" in page and "src=\"runs/" not in page
+    assert "mas figure 2ab --out" in page and "12 s" in page and "[0, 1, 2]" in page
+    # A second report into the same folder replaces it; a folder of other files is refused.
+    assert CliRunner().invoke(app, ["report", "--runs", str(runs), "--out", str(out)]).exit_code == 0
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    refused = CliRunner().invoke(app, ["report", "--runs", str(runs), "--out", str(other)])
+    assert refused.exit_code == 2 and (other / "notes.txt").read_text() == "keep"
+
+
+def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
+    claims = {spec.name: spec.claims for spec in FIGURES}
+
+    def row(panel: str, site: str, measure: str, value: float, kind: str = "cross") -> dict:
+        return {"panel": panel, "site": site, "measure": measure, "kind": kind, "value": value}
+
+    rows = [row(p, s, m, v + 0.01 * i) for i in range(3) for p in "ab" for s in ("embeddings", "hidden")
+            for m, v in (("mas_iia", 0.9 if p == "a" else 0.1), ("cka_linear", 0.8), ("rsa_cosine_spearman", 0.5))]
+    rows.append(row("b", "hidden", "mas_iia", 1.0, kind="self"))  # self values are not cross values
+    judged = [c.judge() for c in claims["2ab"]({"rows": rows})]
+    assert [c["ours"]["n"] for c in judged] == [3, 3, 3, 3]
+    assert [c["verdict"] for c in judged] == ["holds", "does not hold", "holds", "holds"]
+
+    names = ["toxic-0", "toxic-1", "nontoxic-0"]
+    matrix = [[1.0, 0.8, 0.2], [0.7, 1.0, 0.3], [0.25, 0.35, 1.0]]
+    (toxic,) = claims["2c"]({"models": names, "token_matrix": matrix})
+    assert sorted(toxic.ours) == [0.7, 0.8] and sorted(toxic.other) == [0.2, 0.25, 0.3, 0.35]
+
+    rows_3b = [{"family": "rounding", "das_family": 0.99, "ref->family": 0.6}]
+    (bound,) = claims["3b"]({"rows": rows_3b})
+    assert bound.judge()["verdict"] == "not established"  # one run
