@@ -35,7 +35,13 @@ def run(tiny_gru_folders: list[Path], tmp_path_factory: pytest.TempPathFactory) 
 
 
 class Fixed:
-    """Exported bases standing in for trained rotations: the interchange only reads Q[:, :k]."""
+    """Exported bases standing in for trained rotations: the interchange only reads Q[:, :k].
+
+    They hold no parameter layers for the trainer to place on devices (the bases are CPU tensors,
+    like the CPU models here).
+    """
+
+    layers: tuple = ()
 
     def __init__(self, bases: list[np.ndarray]) -> None:
         self.bases = [torch.from_numpy(b) for b in bases]

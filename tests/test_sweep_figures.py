@@ -29,7 +29,7 @@ def test_figure_2d_points_files_and_resume(models_dir: Path, tmp_path: Path, mon
     assert [(p["method"], p["size"], p["scored"]) for p in summary["points"]] == [
         ("das", 2, "self"), ("mas", 2, "cross"), ("stitch", 2, "cross"), ("stitch", 48, "cross")]
     assert all(0 <= p["low"] <= p["iia"] <= p["high"] <= 1 for p in summary["points"])
-    assert {p.name for p in out.iterdir()} == {"figure_2d.png", "figure_2d.csv", "figure_2d.json"}
+    assert {p.name for p in out.iterdir()} == {"figure_2d.png", "figure_2d.csv", "figure_2d.json", "mas-run.json"}
     with open(out / "figure_2d.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 and rows[0]["iia_0->0"] != "" and rows[1]["iia_0->1"] != ""

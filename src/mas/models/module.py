@@ -24,6 +24,7 @@ from torch import nn
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import Intervention
+from mas.models.resume import Resume
 
 Outputs = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 # (the state a hook found (B, d) or (B, L, d), its call index in this pass) -> the state to hand on
@@ -103,8 +104,12 @@ class ModuleAdapter(ModelAdapter):
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
+        resume: Resume | None = None,
     ) -> torch.Tensor:
-        """Teacher-forced logits (B, L, V), L = the tokens' length (see the module docstring)."""
+        """Teacher-forced logits (B, L, V), L = the tokens' length (see the module docstring).
+
+        `resume` is never given: a user's module has no recorded states to start from, so whole
+        sequences run."""
         if intervention is None:
             logits = self.outputs(self.module, tokens)
         else:

@@ -20,6 +20,7 @@ from mas.errors import MasError
 from mas.io import atomic_write_bytes
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import Intervention
+from mas.models.resume import Resume
 from mas.similarity.files import load_activations
 from mas.tasks.base import PAD, CausalModel
 
@@ -93,6 +94,7 @@ class RecordingAdapter(ModelAdapter):
         intervention: Intervention | None = None,
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
+        resume: Resume | None = None,
     ) -> torch.Tensor:
         raise MasError(f"{self.name} is a recording: it can be read, not run or intervened on")
 
