@@ -35,7 +35,7 @@ RUNS = Path("runs")
 ALIGN_LR = AlignConfig.model_fields["lr"].default
 JSON_HELP = "Make the last stdout line one JSON object with the results (or {\"error\": ...})."
 OVERWRITE_HELP = "Replace an output folder that holds something else (never the current folder or home)."
-THREADS_HELP = "Torch threads (default: 1 for task models, every usable core for language models)."
+THREADS_HELP = "Torch threads (default: 1 for task models; for language models the usable cores not already busy)."
 DEVICE_HELP = ("Where models run: auto (CUDA where present), cpu, cuda or cuda:N; a comma list puts model i on "
                "the i-th device (the last repeats), e.g. cuda:0,cpu.")
 QUIET_HELP = "Print no progress (bars, or plain lines when stderr is not a terminal)."

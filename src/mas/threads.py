@@ -1,10 +1,11 @@
 """How many threads torch may use, chosen per kind of work.
 
-Small task models (GRUs and 2-layer transformers of width 128) run batches too small for torch's
-thread pool to pay off, and a pool sized to every core collapses when another process wants one:
-they default to one thread. Language models have matrices large enough to use every core this
-process may run on. `benchmarks/bench_threads.py` measures both kinds, idle and beside a busy
-process, and is where these defaults come from.
+Measured by `benchmarks/bench_threads.py` on 2 cores (seconds per step, 1 / 2 threads): a MAS
+step between width-128 GRUs took 0.091 / 0.067 s idle but 0.093 / 0.231 s beside a process busy on
+one core; a SmolLM2-135M forward + backward took 2.81 / 1.57 s idle and 3.17 / 4.96 s busy. So task
+models default to one thread (a little slower idle, never 2.5× slower beside other work), and
+language models to the cores not already busy: the usable cores less the 1-minute load average,
+at least one.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def free_cores() -> int:
+    """Usable cores not already kept busy by other work (by the 1-minute load average), at least one."""
+    return max(1, min(usable_cores(), usable_cores() - round(os.getloadavg()[0])))
+
+
 def default_threads(work: Work) -> int:
-    return 1 if work == "task" else usable_cores()
+    return 1 if work == "task" else free_cores()
 
 
 def set_threads(threads: int | None, work: Work = "task") -> int:
