@@ -94,3 +94,15 @@ def test_bad_run_folders_give_one_line_errors(run: Path, tmp_path: Path) -> None
         lines = [line for line in result.output.strip().splitlines() if line.strip()]
         assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], (name, result.output)
     assert not (broken / "subspaces.json").exists()
+
+
+def test_export_never_writes_into_a_folder_of_other_files(run: Path, tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "subspaces.json").write_text("my own file")
+    result = runner.invoke(app, ["export", str(run), "--out", str(mine)])
+    lines = [line for line in result.output.strip().splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and "--overwrite" in lines[0], result.output
+    assert (mine / "subspaces.json").read_text() == "my own file"
+    again = tmp_path / "exported"
+    assert invoke("export", run, "--out", again)["k"] == invoke("export", run, "--out", again)["k"]  # its own: rewritten

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, command, emit_json, out_console, print_matrix
+from mas.cli import JSON_HELP, OVERWRITE_HELP, command, emit_json, out_console, print_matrix
+from mas.run_folder import claim_folder
 
 
 @command
@@ -32,11 +33,14 @@ def evaluate(
 def export(
     run: Path = typer.Argument(..., help="Run folder of `mas align` or `mas lm-align`."),
     out: Optional[Path] = typer.Option(None, help="Folder for the two files (default: the run folder)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Write each model's learned subspace (the first k columns of Q) as safetensors, with a JSON of what it is."""
-    from mas.experiments.artifacts import METADATA, SUBSPACES, export_run
+    from mas.experiments.artifacts import EXPORT, METADATA, SUBSPACES, export_marker, export_run
 
+    if out is not None:
+        claim_folder(out, EXPORT, export_marker(run), overwrite=overwrite)
     metadata = export_run(run, out)
     folder = out or run
     out_console.print(f"{len(metadata['models'])} subspaces of width k={metadata['k']}: {folder / SUBSPACES}, "

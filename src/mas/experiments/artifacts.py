@@ -22,11 +22,12 @@ from torch.nn.utils import parametrize
 from mas.align import AlignmentTrainer, Direction, Rotations, all_directions
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, iia_matrix, scores_json
-from mas.io import read_json, save_tensors, write_json
+from mas.io import read_json, save_tensors, staged_folder, write_json
 from mas.tasks.pairs import PairSet
 
 SUBSPACES = "subspaces.safetensors"
 METADATA = "subspaces.json"
+EXPORT = "export"  # the run marker's command of a folder `mas export --out` writes
 
 # The models behind a run, its fresh test pairs per direction, whether to free-run, and a batch size.
 Setup = tuple[AlignmentTrainer, dict[Direction, PairSet], bool, int]
@@ -79,11 +80,23 @@ def export_run(run: Path, out: Path | None = None) -> dict:
         "use": "z = h @ model_i gives the k aligned coordinates of a state h (row vector) at sites[i]; "
         "an interchange from s into t writes h_t + (h_s @ model_s - h_t @ model_t) @ model_t.T",
     }
-    folder = Path(out) if out is not None else Path(run)
+    if out is None:  # beside the rotations, in the run folder
+        _write_export(Path(run), bases, metadata)
+    else:  # a folder of its own, written whole (claim it first: `export_marker`)
+        with staged_folder(Path(out), EXPORT, export_marker(run)) as folder:
+            _write_export(folder, bases, metadata)
+    return metadata
+
+
+def export_marker(run: Path) -> dict:
+    """The settings of an export folder's run marker: which run it was exported from."""
+    return {"run": str(run)}
+
+
+def _write_export(folder: Path, bases: list, metadata: dict) -> None:
     save_tensors(folder / SUBSPACES, {f"model_{i}": b for i, b in enumerate(bases)},
                  metadata={"mas": json.dumps(metadata, sort_keys=True)})
     write_json(folder / METADATA, metadata)
-    return metadata
 
 
 def _task_setup(results: dict, n_pairs: int, seed: int) -> Setup:
