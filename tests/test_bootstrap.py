@@ -32,3 +32,14 @@ def test_identical_values_have_no_spread_and_seeds_repeat() -> None:
 def test_refuses_what_has_no_mean(values: list[float]) -> None:
     with pytest.raises(MasError):
         bootstrap_interval(values)
+
+
+def test_interval_as_dict_and_error_bars_match_the_interval() -> None:
+    from mas.plots import interval_yerr
+
+    interval = bootstrap_interval([0.2, 0.4, 0.9])
+    point = interval.as_dict()
+    assert point == {"mean": interval.mean, "low": interval.low, "high": interval.high, "n": 3}
+    (below,), (above,) = interval_yerr([point])
+    assert below == pytest.approx(interval.mean - interval.low) and above == pytest.approx(interval.high - interval.mean)
+    assert below > 0 and above > 0

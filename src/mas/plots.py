@@ -15,6 +15,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from mas.io import atomic_write_bytes  # noqa: E402
 
 
+def interval_yerr(points: Sequence[dict]) -> list[list[float]]:
+    """Matplotlib's asymmetric error bars from points holding "mean", "low" and "high" (a bootstrap interval)."""
+    return [[p["mean"] - p["low"] for p in points], [p["high"] - p["mean"] for p in points]]
+
+
 def save_figure(fig: Figure, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=150, bbox_inches="tight")

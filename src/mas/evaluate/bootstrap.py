@@ -22,6 +22,10 @@ class Interval:
     def overlaps(self, other: Interval) -> bool:
         return self.low <= other.high and other.low <= self.high
 
+    def as_dict(self) -> dict:
+        """The fields a figure's JSON keeps per point or bar: mean, low, high and the number of runs."""
+        return {"mean": self.mean, "low": self.low, "high": self.high, "n": self.n}
+
 
 def bootstrap_interval(
     values: Sequence[float], level: float = 0.95, resamples: int = 10_000, seed: int = 0
