@@ -155,3 +155,27 @@ def test_k_wider_than_site_is_refused(tiny_grus: list[TaskModelAdapter]) -> None
         AlignmentTrainer(tiny_grus, ["hidden", "hidden"], AlignConfig(k=49))
     with pytest.raises(MasError, match="unknown site"):
         AlignmentTrainer(tiny_grus, ["hidden", "layers.0"], AlignConfig(k=4))
+
+
+def test_patience_stops_a_run_that_no_longer_improves_and_keeps_its_best_parameters(
+    tiny_grus: list[TaskModelAdapter],
+) -> None:
+    """Into an untrained GRU nothing can be learned, so validation stalls and patience ends the run."""
+    train, val, _ = pair_sets(256)
+    untrained = TaskModelAdapter(GRUModel(TASK.vocab_size, width=48, embed_width=48))
+    config = AlignConfig(k=4, steps=400, eval_every=10, patience=2)
+    trainer = AlignmentTrainer([tiny_grus[0], untrained], ["hidden", "hidden"], config)
+    fit = trainer.fit({(0, 1): train}, {(0, 1): val}, show_progress=False)
+    scores = [record["val_trial"]["0->1"] for record in fit.history]
+    best = max(scores)
+    assert fit.steps < config.steps
+    assert fit.selected_step == fit.history[scores.index(best)]["step"]
+    assert scores[-2:] and all(s <= best for s in scores[-2:]) and len(scores) - 1 - scores.index(best) == 2
+    assert trainer.validation_accuracy(fit.rotations, {(0, 1): val})[(0, 1)] == pytest.approx(best)
+
+
+def test_patience_needs_validation_pairs(tiny_grus: list[TaskModelAdapter]) -> None:
+    train, _, _ = pair_sets(64)
+    trainer = AlignmentTrainer(tiny_grus[:1], ["hidden"], AlignConfig(k=4, steps=5, patience=1))
+    with pytest.raises(MasError, match="patience needs validation"):
+        trainer.fit({(0, 0): train}, show_progress=False)

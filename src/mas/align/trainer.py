@@ -71,6 +71,10 @@ class AlignConfig(BaseModel):
     stop_accuracy: float = Field(0.995, description="stop once every direction's validation trial accuracy reaches this")
     keep_target: bool = Field(True, description="False drops the target's own state: orthogonal stitching")
     cl_weight: float = Field(1.0, description="ε, the weight of the counterfactual-latent loss")
+    patience: int | None = Field(
+        None, ge=1, description="stop after this many evaluations without a better mean validation accuracy and keep "
+        "the best evaluation's parameters; `steps` is then the ceiling. None trains to `steps`",
+    )
 
     @field_validator("cl_weight")
     @classmethod
@@ -230,7 +234,9 @@ class AlignmentTrainer:
         """Train the maps on `train` (behaviour) and `latents` (CL); stop early once `validation` is solved.
 
         With `select`, the parameters kept are those of the evaluation with the best mean validation
-        accuracy over those directions, not the last ones.
+        accuracy over those directions, not the last ones. With the config's `patience`, training also
+        stops when that mean (over `select`, or every validation direction) has not improved for
+        `patience` evaluations, and the best evaluation's parameters are kept.
         """
         cfg = self.config
         latents = dict(latents or {})
@@ -241,12 +247,16 @@ class AlignmentTrainer:
             raise MasError("nothing to train: no behavioural and no counterfactual-latent directions")
         if select and (validation is None or any(d not in validation for d in select)):
             raise MasError("selecting on validation needs validation pairs for every selected direction")
+        if cfg.patience is not None and not validation:
+            raise MasError("early stopping with patience needs validation pairs")
+        chosen = list(select or (validation if cfg.patience is not None else None) or [])
         maps = self.place(rotations) if rotations is not None else self.new_maps()
         optimizer = torch.optim.Adam(maps.parameters(), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
         generator = torch.Generator().manual_seed(cfg.seed + 1)
         history: list[dict] = []
         best: tuple[float, int, dict] | None = None
+        stale = 0  # evaluations since the best one
         start = time.perf_counter()
         step = 0
         with progress_bar(show_progress) as bar:
@@ -265,13 +275,15 @@ class AlignmentTrainer:
                     if validation is not None:
                         accuracy = self.validation_accuracy(maps, validation)
                         record["val_trial"] = {direction_key(d): a for d, a in accuracy.items()}
-                        if select:
-                            score = sum(accuracy[d] for d in select) / len(select)
-                            if best is None or score > best[0]:
+                        if chosen:
+                            score = sum(accuracy[d] for d in chosen) / len(chosen)
+                            stale = 0 if best is None or score > best[0] else stale + 1
+                            if stale == 0:
                                 best = (score, step, copy.deepcopy(maps.state_dict()))
                     history.append(record)
                     bar.update(job, status=f"loss {record['loss']:.3f}")
-                    if validation is not None and min(accuracy.values()) >= cfg.stop_accuracy:
+                    solved = validation is not None and min(accuracy.values()) >= cfg.stop_accuracy
+                    if solved or (cfg.patience is not None and stale >= cfg.patience):
                         bar.update(job, completed=step)
                         break
                 bar.advance(job)

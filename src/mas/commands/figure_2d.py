@@ -28,8 +28,10 @@ def figure_2d(
     models_dir: Path = typer.Option(RUNS / "models", help="Where the two Multi-Object GRUs are kept (trained when missing)."),
     ks: str = typer.Option("1,4,16,64", help="Subspace sizes k for DAS and MAS."),
     ranks: str = typer.Option("1,4,16,128", help="Stitch ranks r (128, the width, is full rank)."),
-    seeds: str = typer.Option("0", help="Alignment seeds; several give a range per point."),
-    steps: int = typer.Option(150, help="Training steps per point."),
+    seeds: str = typer.Option("0,1,2", help="Alignment seeds; each point is their mean with a 95 % bootstrap interval."),
+    steps: int = typer.Option(600, help="Step ceiling per job; a job stops earlier when validation stops improving."),
+    eval_every: int = typer.Option(25, help="Steps between validation checks."),
+    patience: int = typer.Option(4, help="Validation checks without improvement before a job stops."),
     lr: float = typer.Option(5e-3),
     batch_size: int = typer.Option(64, help="Pairs per direction per step."),
     whole_state: bool = typer.Option(
@@ -48,14 +50,19 @@ def figure_2d(
     from mas.runner import open_runner
 
     config = Figure2d(models_dir=models_dir, ks=int_list(ks, "ks"), ranks=int_list(ranks, "ranks"),
-                      seeds=int_list(seeds, "seeds"), steps=steps, lr=lr, batch_size=batch_size, whole_state=whole_state)
+                      seeds=int_list(seeds, "seeds"), steps=steps, eval_every=eval_every, patience=patience, lr=lr,
+                      batch_size=batch_size, whole_state=whole_state)
     table = claim_sweep_figure(out, table, "figure_2d", config, overwrite)
     note_resume(f"finished points are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
         summary = run_figure_2d(config, out, table, runner=runner)
     for p in summary["points"]:
-        out_console.print(f"{p['method']:>7} size {p['size']:>4}: IIA {p['iia']:.3f} ({p['scored']})")
+        out_console.print(f"{p['method']:>7} size {p['size']:>4}: IIA {p['mean']:.3f} [{p['low']:.3f}, {p['high']:.3f}] "
+                          f"({p['scored']}, {p['n']} seeds, steps {p['steps']})")
+    for gap in summary["das_minus_mas"]:
+        out_console.print(f"DAS − MAS at k = {gap['k']}: {gap['mean']:.3f} [{gap['low']:.3f}, {gap['high']:.3f}]")
+    out_console.print(f"stitching reaches its plateau from rank {summary['stitch_plateau_rank']}")
     out_console.print(f"figure in {out}/figure_2d.png")
     if json_out:
         emit_json({"run": str(out), "points": summary["points"], "seconds": round(time.perf_counter() - start, 2)})

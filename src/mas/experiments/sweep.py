@@ -80,6 +80,7 @@ class SweepSpec(BaseModel):
     lr: float = Field(3e-3, gt=0)
     batch_size: int = Field(128, ge=1)
     eval_every: int = Field(50, ge=1)
+    patience: int | None = Field(None, ge=1, description="evaluations without improvement before a job stops (see AlignConfig)")
     train_pairs: int = Field(4096, ge=1)
     validation_pairs: int = Field(256, ge=1)
     test_pairs: int = Field(1000, ge=1)
@@ -299,6 +300,7 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     config = AlignConfig(
         k=job.size if isinstance(job_plan.site_map, Interchange) else 1, steps=spec.steps, lr=spec.lr,
         batch_size=spec.batch_size, seed=job.seed, eval_every=spec.eval_every, cl_weight=spec.cl_weight,
+        patience=spec.patience,
     )
     trainer = AlignmentTrainer(context.adapters, sites, config, job_plan.site_map, state_cache=context.states)
     train, validation, test = context.pairs(job.seed)
