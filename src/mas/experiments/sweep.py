@@ -124,8 +124,11 @@ class SweepSpec(BaseModel):
         return jobs
 
     def fingerprint(self) -> str:
-        """Identifies the shared settings: rows of another fingerprint are never reused."""
-        shared = self.model_dump(mode="json", exclude={"methods", "ks", "ranks", "seeds"})
+        """Identifies the shared settings: rows of another fingerprint are never reused.
+
+        Unset optional settings (None) are left out, so adding one keeps the tables written before.
+        """
+        shared = self.model_dump(mode="json", exclude={"methods", "ks", "ranks", "seeds"}, exclude_none=True)
         return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
 
 
