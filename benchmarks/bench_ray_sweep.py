@@ -2,8 +2,9 @@
 
 Both runs use the same two width-128 Multi-Object GRUs (untrained unless `--models-dir` holds
 trained ones: speed does not depend on the weights), the same grid (DAS and MAS over k, stitching
-over r, 12 jobs) and pairs. The in-process run gives torch every core, as `mas figure 2d` does by
-default; on Ray each job gets one core. The rows must match, timings aside.
+over r, 12 jobs) and pairs. The in-process run uses `--in-process-threads` torch threads (default 1,
+what `mas figure 2d` uses for task models); on Ray each job gets one core. Jobs run their full
+`--steps` (no early stopping), so every run does the same work. The rows must match, timings aside.
 """
 
 from __future__ import annotations
@@ -43,19 +44,23 @@ def timed_sweep(figure: Figure2d, models: list[Path], table: Path, workers: int 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=30, help="steps per job (the figure uses 150)")
+    parser.add_argument("--steps", type=int, default=100, help="steps per job (the figure's ceiling is 600)")
+    parser.add_argument("--in-process-threads", type=int, default=1, help="torch threads of the in-process run")
     parser.add_argument("--train-pairs", type=int, default=4096, help="the figure's 4096; fewer on a busy machine")
     parser.add_argument("--test-pairs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--models-dir", type=Path, default=None, help="folder with multi_object-gru-s0 and -s1")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figure = Figure2d(steps=args.steps, train_pairs=args.train_pairs, test_pairs=args.test_pairs)
+    # One seed, and patience longer than the run, so every job trains exactly `--steps` steps.
+    figure = Figure2d(seeds=[0], steps=args.steps, patience=args.steps, train_pairs=args.train_pairs,
+                      test_pairs=args.test_pairs)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         models = ([args.models_dir / f"multi_object-gru-s{s}" for s in (0, 1)] if args.models_dir
                   else untrained_grus(root / "models"))
-        threads = torch.get_num_threads()
+        threads = args.in_process_threads
+        torch.set_num_threads(threads)
         serial, serial_rows = timed_sweep(figure, models, root / "in_process.jsonl", None)
         parallel, parallel_rows = timed_sweep(figure, models, root / "ray.jsonl", args.workers)
     result = {"jobs": len(serial_rows), "steps": args.steps, "train_pairs": args.train_pairs, "in_process_s": round(serial, 1),

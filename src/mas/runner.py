@@ -77,9 +77,21 @@ def cached_map(runner: JobRunner, fn: Callable[[Any, Any], dict], shared: Any, p
     return results  # type: ignore[return-value]
 
 
-def _run_on_worker(fn: Callable[[Any, Any], Any], shared: Any, job: Any, threads: int) -> Any:
+# The shared inputs a worker process has already read, by object id: a sweep's models, pairs and
+# recorded states are read from the object store once per worker, not once per job.
+_WORKER_SHARED: dict[str, Any] = {}
+
+
+def _run_on_worker(fn: Callable[[Any, Any], Any], shared_ref: list[Any], job: Any, threads: int) -> Any:
+    import ray
+
     torch.set_num_threads(threads)
-    return fn(shared, job)
+    (ref,) = shared_ref  # wrapped in a list so Ray hands over the reference, not the object
+    key = ref.hex()
+    if key not in _WORKER_SHARED:
+        _WORKER_SHARED.clear()  # one sweep's inputs at a time
+        _WORKER_SHARED[key] = ray.get(ref)
+    return fn(_WORKER_SHARED[key], job)
 
 
 class RayRunner(JobRunner):
@@ -93,7 +105,7 @@ class RayRunner(JobRunner):
         task = ray.remote(_run_on_worker).options(
             num_cpus=resources.cpus, num_gpus=resources.gpus, max_retries=JOB_RETRIES, name="mas-job")
         shared_ref = ray.put(shared)
-        pending = {task.remote(fn, shared_ref, job, resources.cpus): index for index, job in enumerate(jobs)}
+        pending = {task.remote(fn, [shared_ref], job, resources.cpus): index for index, job in enumerate(jobs)}
         try:
             while pending:
                 [done], _ = ray.wait(list(pending), num_returns=1)
