@@ -115,3 +115,27 @@ def test_figure_3b_parts_on_ray_match_in_process(ray_runner: JobRunner, tiny_gru
     assert len(list((tmp_path / "ray").iterdir())) == 2
     assert comparable(results["ray"]) == comparable(results["here"])
     assert set(results["ray"][0]["iia"]) == {"0->0", "0->1", "1->0", "1->1"}
+
+
+def test_figure_2c_fine_tunes_on_ray_match_in_process(ray_runner: JobRunner, tmp_path: Path) -> None:
+    """Each fine-tuned copy is a job; on Ray workers the saved weights equal the in-process ones."""
+    from safetensors.numpy import load_file
+    from tiny_lm import tiny_llama, word_tokenizer
+
+    from mas.experiments.figure_2c import Figure2cConfig, finetune_copies
+
+    words = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(20)]
+    base = tmp_path / "base"
+    tiny_llama(len(words)).save_pretrained(base)
+    word_tokenizer(words).save_pretrained(base)
+    texts = {label: [" ".join(f"w{(i * 3 + j + label) % 20}" for j in range(12)) for i in range(8)] for label in (0, 1)}
+    cfg = Figure2cConfig(base_model=str(base), toxic=1, nontoxic=1, finetune_steps=3, finetune_lr=1e-2,
+                         finetune_length=12, finetune_batch=2, lora_rank=0).with_profile(layers=2)
+    weights = {}
+    for name, runner in (("here", JobRunner()), ("ray", ray_runner)):
+        folders = finetune_copies(cfg, tmp_path / name, texts, log=lambda line: None, runner=runner)
+        weights[name] = [load_file(folder / "model.safetensors") for folder in folders]
+    assert [sorted(w) for w in weights["ray"]] == [sorted(w) for w in weights["here"]]
+    for ray_copy, here_copy in zip(weights["ray"], weights["here"]):
+        assert all((ray_copy[key] == here_copy[key]).all() for key in here_copy)
+    assert any((weights["here"][0][key] != weights["here"][1][key]).any() for key in weights["here"][0])

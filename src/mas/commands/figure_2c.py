@@ -10,7 +10,9 @@ import typer
 from mas.cli import (
     JSON_HELP,
     OVERWRITE_HELP,
+    RAY_ADDRESS,
     RUNS,
+    WORKERS,
     emit_json,
     figure_command,
     log_line,
@@ -48,10 +50,13 @@ def figure_2c(
         "MAS at two thirds of the depth), or auto: paper on a GPU or for another base, cpu otherwise."),
     out: Path = typer.Option(RUNS / "figure_2c", help="Run folder (fine-tuned models are kept and reused)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    workers: Optional[int] = WORKERS,
+    ray_address: Optional[str] = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Fine-tune toxic and non-toxic copies of a base LM, align all with stepwise MAS, plot the IIA matrix."""
     from mas.experiments.figure_2c import FIGURE_2C, Figure2cConfig, run_figure_2c
+    from mas.runner import open_runner
 
     cfg = Figure2cConfig(
         base_model=base_model, gguf_file=gguf_file, data=data, prompts=prompts, toxic=toxic, nontoxic=nontoxic,
@@ -61,7 +66,8 @@ def figure_2c(
     )
     claim_folder(out, FIGURE_2C, overwrite=overwrite)
     note_resume(f"finished fine-tunes are kept in {out}/models/; run the same command to resume")
-    results = run_figure_2c(cfg, out, log=log_line)
+    with open_runner(workers, ray_address) as runner:
+        results = run_figure_2c(cfg, out, log=log_line, runner=runner)
     print_matrix("held-out token IIA (rows: source, columns: target)", results["models"], results["token_matrix"])
     for key, g in results["groups"].items():
         out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (range {g['min']:.3f}-{g['max']:.3f}, n={g['n']})")

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from itertools import product
 from pathlib import Path
 from typing import Callable, Literal
 
 import numpy as np
+import torch
 from pydantic import BaseModel, Field
 
 from mas.align import AlignConfig
@@ -35,7 +36,9 @@ from mas.lm.finetune import FinetuneConfig, finetune
 from mas.lm.smollm2 import smollm2_gguf
 from mas.models.hf import HFAdapter, check_config, load_causal_lm, load_config, load_tokenizer
 from mas.plots import iia_heatmap
+from mas.progress import JobLog
 from mas.run_folder import check_replaceable, write_marker
+from mas.runner import JobRunner, Resources
 
 GROUPS = {"toxic": 1, "nontoxic": 0}  # group name -> label of its fine-tuning texts
 FIGURE_2C = "figure 2c"  # the run marker's command; its settings live with each fine-tuned copy
@@ -123,23 +126,61 @@ def _is_done(folder: Path, config: FinetuneConfig) -> bool:
     return record.is_file() and read_json(record).get("config") == asdict(config)
 
 
+class BaseModelSource:
+    """The base model every copy starts from, loaded on first use and once per process: in this
+    process for every copy, on a Ray worker once for the copies that worker fine-tunes."""
+
+    def __init__(self, base: str, gguf_file: str | None, texts: dict[int, list[str]]) -> None:
+        self.base, self.gguf_file, self.texts = base, gguf_file, texts
+        self._loaded: tuple | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_loaded": None}  # workers load their own copy from the path
+
+    def fresh_copy(self) -> tuple:
+        """(tokenizer, a copy of the base model that fine-tuning may change)."""
+        if self._loaded is None:
+            self._loaded = (load_tokenizer(self.base, self.gguf_file), load_causal_lm(self.base, self.gguf_file))
+        tokenizer, model = self._loaded
+        return tokenizer, copy.deepcopy(model)
+
+
+@dataclass(frozen=True)
+class CopyJob:
+    """One fine-tuned copy: its name, the label of its texts, its folder and settings."""
+
+    name: str
+    label: int
+    folder: Path
+    config: FinetuneConfig
+
+
+def finetune_copy(source: BaseModelSource, job: CopyJob) -> dict:
+    """Fine-tune one copy into its folder, in the form a job runner calls."""
+    start = time.perf_counter()
+    tokenizer, model = source.fresh_copy()
+    finetune(model, source.texts[job.label], job.folder, job.config, tokenizer=tokenizer)
+    return {"name": job.name, "seconds": round(time.perf_counter() - start, 1)}
+
+
 def finetune_copies(
-    cfg: Figure2cConfig, out: Path, texts: dict[int, list[str]], log: Callable[[str], None] = print
+    cfg: Figure2cConfig, out: Path, texts: dict[int, list[str]], log: Callable[[str], None] = print,
+    runner: JobRunner | None = None,
 ) -> list[Path]:
-    """Fine-tune (or reuse) every copy; the base model is loaded once and copied for each."""
-    folders, base, tokenizer = [], None, None
-    for name, label, seed in model_plan(cfg):
-        folder, config = out / "models" / name, _finetune_config(cfg, seed)
-        if not _is_done(folder, config):
-            if base is None:
-                tokenizer = load_tokenizer(cfg.base(), cfg.gguf_file)
-                base = load_causal_lm(cfg.base(), cfg.gguf_file)
-            log(f"fine-tuning {name} ({config.steps} steps, seed {seed})")
-            start = time.perf_counter()
-            finetune(copy.deepcopy(base), texts[label], folder, config, tokenizer=tokenizer)
-            log(f"fine-tuned {name} in {time.perf_counter() - start:.0f} s")
-        folders.append(folder)
-    return folders
+    """Fine-tune (or reuse) every copy, each a job on `runner` (in this process by default).
+
+    On Ray each copy asks for one CPU, or one GPU where this machine has one, and writes its own
+    folder, so on a cluster OUT must be a folder every node sees.
+    """
+    jobs = [CopyJob(name, label, out / "models" / name, _finetune_config(cfg, seed)) for name, label, seed in model_plan(cfg)]
+    todo = [job for job in jobs if not _is_done(job.folder, job.config)]
+    resources = Resources(cpus=1, gpus=1.0 if torch.cuda.is_available() else 0.0)
+    progress = JobLog(len(jobs), len(jobs) - len(todo))
+    if todo:
+        log(f"fine-tuning {', '.join(job.name for job in todo)} ({cfg.finetune_steps} steps each)")
+    for index, result in (runner or JobRunner()).map(finetune_copy, BaseModelSource(cfg.base(), cfg.gguf_file, texts), todo, resources):
+        progress.finished(f"fine-tune {todo[index].name}", result["seconds"], "saved")
+    return [job.folder for job in jobs]
 
 
 def group_summary(matrix: list[list[float]], names: list[str]) -> dict:
@@ -174,14 +215,16 @@ def preflight(cfg: Figure2cConfig) -> tuple[Figure2cConfig, dict[int, list[str]]
     return cfg, texts
 
 
-def run_figure_2c(cfg: Figure2cConfig, out: Path, log: Callable[[str], None] = print) -> dict:
-    """Fine-tune the copies, align them all, and write the figure with its table."""
+def run_figure_2c(
+    cfg: Figure2cConfig, out: Path, log: Callable[[str], None] = print, runner: JobRunner | None = None
+) -> dict:
+    """Fine-tune the copies (jobs on `runner`), align them all, and write the figure with its table."""
     start = time.perf_counter()
     cfg, texts = preflight(cfg)
     # The folder accumulates fine-tuned copies (each checks its own settings) and the latest results.
     check_replaceable(out)
     write_marker(out, FIGURE_2C)
-    folders = finetune_copies(cfg, out, texts, log)
+    folders = finetune_copies(cfg, out, texts, log, runner)
     finetune_seconds = time.perf_counter() - start
     names = [name for name, _, _ in model_plan(cfg)]
     job = LMAlignmentJob(
