@@ -164,6 +164,16 @@ def test_large_offsets_do_not_spoil_linear_cka() -> None:
     assert cka_linear(x + 1e6, y - 1e6, chunk_rows=64) == pytest.approx(cka_linear(x, y), rel=1e-6)
 
 
+def test_rows_near_the_origin_are_used_unshifted_and_match_the_reference() -> None:
+    """Means within a standard deviation: the streamed products run on the rows as they are."""
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(300, 7)) * 2 + 0.3).astype(np.float32)
+    y = (np.tanh(x @ rng.normal(size=(7, 5))) - 0.1).astype(np.float32)
+    ref = _ref_cka(x.astype(np.float64), y.astype(np.float64), "linear", False, False)
+    assert cka_linear(x, y, chunk_rows=50) == pytest.approx(ref, rel=1e-5)
+    assert cka_linear(x + 50, y, chunk_rows=50) == pytest.approx(ref, rel=1e-4)  # shifted again
+
+
 def test_torch_and_numpy_inputs_agree() -> None:
     x, y = _pair()
     assert compare(torch.from_numpy(x), torch.from_numpy(y)) == compare(x, y)

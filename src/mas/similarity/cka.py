@@ -40,13 +40,20 @@ SHIFT_ROWS = 1024  # rows of the first chunk whose mean every row is taken aroun
 
 
 class _Moments:
-    """Running float64 sums of one side, taken around an early mean so offsets do not swamp them."""
+    """Running float64 sums of one side, taken around an early mean so offsets do not swamp them.
 
-    def __init__(self, shift: np.ndarray, name: str) -> None:
-        self.shift = shift
+    Where the early rows' mean is already small beside their spread (within one standard deviation
+    in every column, as for most activations), the products lose nothing to cancellation without
+    the shift, so rows are used as they are and the pass that copies them is skipped.
+    """
+
+    def __init__(self, first_rows: np.ndarray, name: str) -> None:
+        mean = first_rows.mean(axis=0, dtype=np.float64)
+        self.shifted = bool((np.abs(mean) > first_rows.std(axis=0, dtype=np.float64)).any())
+        self.shift = mean.astype(first_rows.dtype) if self.shifted else np.zeros(mean.size, first_rows.dtype)
         self.name = name
-        self.total = np.zeros(shift.size)
-        self.gram = np.zeros((shift.size, shift.size))
+        self.total = np.zeros(mean.size)
+        self.gram = np.zeros((mean.size, mean.size))
 
     def add(self, block: np.ndarray) -> np.ndarray:
         """Accumulate `block` (its products in its own precision); return it shifted.
@@ -54,7 +61,8 @@ class _Moments:
         A NaN or inf anywhere in `block` makes its column sums NaN or inf, so checking those
         refuses it without a pass of its own."""
         with np.errstate(invalid="ignore", over="ignore"):  # NaN and inf are refused just below
-            block = block - self.shift
+            if self.shifted:
+                block = block - self.shift
             sums = block.sum(axis=0).astype(np.float64)  # pairwise in the block's own precision
         if not np.isfinite(sums).all():
             raise MasError(f"{self.name} contains NaN or inf values")
@@ -102,8 +110,8 @@ class StreamingLinearCKA:
         return self._debiased_score() if self.debiased else self._biased_score()
 
     def _start(self, x: np.ndarray, y: np.ndarray) -> None:
-        self.x = _Moments(x[:SHIFT_ROWS].mean(axis=0, dtype=np.float64).astype(x.dtype), "X")
-        self.y = _Moments(y[:SHIFT_ROWS].mean(axis=0, dtype=np.float64).astype(y.dtype), "Y")
+        self.x = _Moments(x[:SHIFT_ROWS], "X")
+        self.y = _Moments(y[:SHIFT_ROWS], "Y")
         self.cross = np.zeros((x.shape[1], y.shape[1]))
         dx, dy = x.shape[1], y.shape[1]
         self.row = {"x_kx": np.zeros(dx), "x_ly": np.zeros(dx), "y_kx": np.zeros(dy), "y_ly": np.zeros(dy)}
