@@ -7,10 +7,12 @@ import pytest
 
 from mas.align import AlignConfig
 from mas.errors import MasError
-from mas.experiments.cross_task import CrossTaskJob, direction_pairs, fitted_source, run_cross_task
+from mas.experiments.cross_task import CrossTaskJob, causal_models, direction_pairs, fitted_source, run_cross_task
+from mas.models.checkpoint import TaskModelConfig
 from mas.models.training import TrainConfig, train_task_model
 from mas.tasks import EOS, PAD, CausalModel, MultiObject, make_task
 from mas.tasks.pairs import IGNORE, PairSet
+from mas.tasks.same_object import RemainingCount
 
 FAMILIES = ["multi_object", "rounding", "modulo", "same_object", "arithmetic"]
 JOB = CrossTaskJob(models=[Path("unused")], train_pairs=40, validation_pairs=1, test_pairs=1)
@@ -106,3 +108,30 @@ def test_tiny_cross_task_mas_gives_a_finite_matrix(tmp_path: Path) -> None:
     assert set(results["iia"]) == {"0->0", "0->1", "1->0", "1->1"}
     assert all(math.isfinite(v) and 0 <= v <= 1 for v in results["iia"].values())
     assert results["source_range"] == {"0->0": "0..8", "0->1": "0..8", "1->0": "0..8", "1->1": "0..8"}
+
+
+def test_same_object_pairs_follow_the_remaining_count() -> None:
+    """With Same-Object described by its remaining count, labels follow that count, not the rising-falling one."""
+    configs = [TaskModelConfig(arch="gru", task=task, vocab_size=1, width=1) for task in ("multi_object", "same_object")]
+    job = JOB.model_copy(update={"variables": ["count", "remaining"], "causal_models": [None, "remaining"]})
+    reference, same = causal_models(job, configs)
+    assert isinstance(same, RemainingCount) and isinstance(reference, MultiObject)
+    into, _ = direction_pairs(reference, same, "count", "remaining", job, seed=(0, 0, 1))
+    out_of, _ = direction_pairs(same, reference, "remaining", "count", job, seed=(0, 1, 0))
+    _check_labels(reference, same, "count", "remaining", into["train"])
+    _check_labels(same, reference, "remaining", "count", out_of["train"])
+    trigger = same.token("T")
+    for i in range(len(into["train"])):
+        s_tokens, tokens, _, s_pos, t_pos = _rows(into["train"], i)
+        # Before T the remaining count is not read yet, so only swaps at or after T change the answer ...
+        assert t_pos >= tokens.index(trigger)
+        # ... and then the D's still to come are the source's count.
+        assert tokens[t_pos + 1:].count(same.token("D")) == reference.trace(s_tokens)[s_pos]["count"]
+    for i in range(len(out_of["train"])):
+        s_tokens, _, _, s_pos, _ = _rows(out_of["train"], i)
+        demo = s_pos < s_tokens.index(trigger)
+        # A source read before T gives 0; after it, the D's it has still to answer.
+        expected = 0 if demo else s_tokens[s_pos + 1:].count(same.token("D"))
+        assert same.trace(s_tokens)[s_pos]["remaining"] == expected
+    with pytest.raises(MasError, match="no causal model 'juggling'"):
+        causal_models(job.model_copy(update={"causal_models": [None, "juggling"]}), configs)

@@ -106,6 +106,12 @@ def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
     (toxic,) = claims["2c"]({"models": names, "token_matrix": matrix})
     assert sorted(toxic.ours) == [0.7, 0.8] and sorted(toxic.other) == [0.2, 0.25, 0.3, 0.35]
 
-    rows_3b = [{"family": "rounding", "das_family": 0.99, "ref->family": 0.6}]
+    rows_3b = [{"family": "rounding", "variable": "count", "seed": 0, "das_family": 0.99, "ref->family": 0.6}]
     (bound,) = claims["3b"]({"rows": rows_3b})
     assert bound.judge()["verdict"] == "not established"  # one run
+    rows_3b = [{"family": family, "variable": variable, "seed": seed, "das_family": 0.97 + 0.01 * seed,
+                "ref->family": 0.5 + 0.02 * seed} for family, variable in (("rounding", "count"),
+                ("same_object", "remaining.remaining")) for seed in range(3)]
+    judged = [c.judge() for c in claims["3b"]({"rows": rows_3b})]
+    assert [(c["ours"]["n"], c["verdict"]) for c in judged] == [(3, "holds"), (3, "holds")]  # one value per seed
+    assert "remaining.remaining" in claims["3b"]({"rows": rows_3b})[1].ours_label

@@ -107,7 +107,8 @@ def test_bad_runner_flags_are_one_line_errors(tiny_gru_folders: list[Path], tmp_
 def test_figure_3b_parts_on_ray_match_in_process(ray_runner: JobRunner, tiny_gru_folders: list[Path],
                                                  tmp_path: Path) -> None:
     config = Figure3bConfig(k=4, steps=3, batch_size=8, train_pairs=32, validation_pairs=8, test_pairs=16)
-    jobs = [config.job(list(tiny_gru_folders)), config.job(tiny_gru_folders[1:])]  # a MAS part and a DAS part
+    jobs = [config.job(list(tiny_gru_folders), ["multi_object"] * 2, 0),  # a MAS part and a DAS part
+            config.job(tiny_gru_folders[1:], ["multi_object"], 0)]
     results = {}
     for name, runner in (("here", JobRunner()), ("ray", ray_runner)):
         parts = [figure_3b.part(job, tmp_path / name) for job in jobs]

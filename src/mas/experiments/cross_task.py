@@ -1,9 +1,10 @@
 """MAS between models trained on different tasks: does one model's count work inside another's?
 
 Each model carries one causal variable, by default its task's size variable (`count`, or
-Arithmetic's `rem_ops`). Direction (s, t) gets its own pairs: source sequences from s's task,
-counterfactual sequences from t's task after t's variable takes s's value. With one model this is
-DAS.
+Arithmetic's `rem_ops`), of one causal model of its task's sequences, by default the task itself
+(Same-Object's GRUs are better described by a "remaining" count; see `mas.tasks.CAUSAL_MODELS`).
+Direction (s, t) gets its own pairs: the source value from s's causal model, counterfactual
+sequences from t's causal model after t's variable takes s's value. With one model this is DAS.
 
 Ranges: a source value the target's variable cannot hold (Rounding answers 20 demo tokens with 21
 R's; Multi-Object's count stops at 20) would make labels the target task cannot express. When only
@@ -27,7 +28,8 @@ from mas.align import AlignConfig, AlignmentTrainer, Direction, all_directions, 
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models
-from mas.tasks import CausalModel
+from mas.models.checkpoint import TaskModelConfig
+from mas.tasks import CausalModel, make_causal_model
 from mas.tasks.pairs import PairSet, build_pairs
 
 SPLITS = ("train", "validation", "test")
@@ -37,7 +39,11 @@ class CrossTaskJob(BaseModel):
     """Models (any tasks), the variable each carries, and how to align them."""
 
     models: list[Path] = Field(min_length=1)
-    variables: list[str] | None = Field(None, description="one per model; default each task's size variable")
+    variables: list[str] | None = Field(None, description="one per model; default each causal model's first variable")
+    causal_models: list[str | None] | None = Field(
+        None, description="one per model: a name in mas.tasks.CAUSAL_MODELS[task], or null for the task's own; "
+        "default the task's own for every model",
+    )
     site: str = "hidden"
     mode: Literal["single", "stepwise"] = "single"
     train_pairs: int = Field(2048, ge=1)
@@ -87,11 +93,19 @@ def _seed(*parts: int) -> int:
     return int(np.random.SeedSequence([p + 1 for p in parts]).generate_state(1)[0])
 
 
+def causal_models(job: CrossTaskJob, configs: list[TaskModelConfig]) -> list[CausalModel]:
+    """Each model's causal model, with its task's options: the one `job` names for it, else its task's own."""
+    names = job.causal_models or [None] * len(configs)
+    if len(names) != len(configs):
+        raise MasError(f"{len(configs)} models but {len(names)} causal models")
+    return [make_causal_model(c.task, name, **c.task_options) for c, name in zip(configs, names)]
+
+
 def run_cross_task(job: CrossTaskJob, show_progress: bool = True) -> dict:
     """Train one rotation per model on every direction, then score each direction on held-out pairs."""
     start = time.perf_counter()
     adapters, configs = load_task_models(job.models)
-    tasks = [c.build_task() for c in configs]
+    tasks = causal_models(job, configs)
     variables = job.variables or [t.variables[0] for t in tasks]
     if len(variables) != len(tasks):
         raise MasError(f"{len(tasks)} models but {len(variables)} variables")
@@ -110,6 +124,7 @@ def run_cross_task(job: CrossTaskJob, show_progress: bool = True) -> dict:
     return {
         "models": [a.name for a in adapters],
         "tasks": [c.task for c in configs],
+        "causal_models": job.causal_models or [None] * len(tasks),
         "variables": variables,
         "iia": scores_json(scores),
         "token_iia": scores_json(scores, "token"),

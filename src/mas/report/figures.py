@@ -99,9 +99,11 @@ def _claims_3b(results: dict) -> list[Claim]:
     claims = []
     for family in dict.fromkeys(r["family"] for r in rows):
         mine = [r for r in rows if r["family"] == family]
-        claims.append(Claim("3b", f"DAS within the {family.replace('_', '-')} GRU bounds the count's transfer into it",
-                            "DAS IIA, family model (one value per run)", [r["das_family"] for r in mine], "above",
-                            "MAS IIA, Multi-Object → family", [r["ref->family"] for r in mine]))
+        name = family.replace("_", "-")
+        claims.append(Claim("3b", f"DAS within the {name} GRU bounds the count's transfer into it",
+                            f"DAS IIA, {name} GRU on {mine[0]['variable']} (one value per seed)",
+                            [r["das_family"] for r in mine], "above", "MAS IIA, Multi-Object → family",
+                            [r["ref->family"] for r in mine]))
     return claims
 
 

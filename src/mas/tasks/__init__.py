@@ -8,6 +8,7 @@ from mas.tasks.base import BOS, EOS, PAD, CausalModel
 from mas.tasks.modulo import Modulo
 from mas.tasks.multi_object import MultiObject
 from mas.tasks.rounding import Rounding
+from mas.tasks.same_object import CAUSAL_MODELS as SAME_OBJECT_MODELS
 from mas.tasks.same_object import SameObject
 
 TASKS: dict[str, type[CausalModel]] = {
@@ -17,6 +18,10 @@ TASKS: dict[str, type[CausalModel]] = {
     Modulo.name: Modulo,
     Arithmetic.name: Arithmetic,
 }
+
+# Other causal models that produce a task's sequences exactly, by task and name: a trained model
+# may be better described by one of them than by the task's own (see `mas same-object-study`).
+CAUSAL_MODELS: dict[str, dict[str, type[CausalModel]]] = {SameObject.name: dict(SAME_OBJECT_MODELS)}
 
 
 def make_task(name: str, **options: object) -> CausalModel:
@@ -28,8 +33,20 @@ def make_task(name: str, **options: object) -> CausalModel:
     return cls(**options)
 
 
+def make_causal_model(task: str, causal_model: str | None = None, **options: object) -> CausalModel:
+    """Task `task`'s causal model named `causal_model` (one of `CAUSAL_MODELS[task]`), or the task's own for None."""
+    if causal_model is None:
+        return make_task(task, **options)
+    known = CAUSAL_MODELS.get(task.replace("-", "_"), {})
+    if causal_model not in known:
+        others = ", ".join(known) or "none besides its own"
+        raise MasError(f"task {task!r} has no causal model {causal_model!r}; it has {others}")
+    return known[causal_model](**options)
+
+
 __all__ = [
     "BOS",
+    "CAUSAL_MODELS",
     "EOS",
     "PAD",
     "TASKS",
@@ -39,5 +56,6 @@ __all__ = [
     "MultiObject",
     "Rounding",
     "SameObject",
+    "make_causal_model",
     "make_task",
 ]

@@ -112,11 +112,17 @@ class RemainingCount(SameObject):
         return (DEMO, RESPONSE) if variable == "phase" else (0, self.max_count)
 
 
-# Candidate causal variables of Same-Object sequences: (causal model, variable) by name.
+# Causal models that produce exactly the Same-Object sequences, by name (the task itself is "rise_fall").
+CAUSAL_MODELS: dict[str, type[SameObject]] = {
+    "rise_fall": SameObject,
+    "separate": SeparateCounts,
+    "remaining": RemainingCount,
+}
+
+# Candidate causal variables of Same-Object sequences: (causal model, variable) by "model.variable".
 CANDIDATES: dict[str, tuple[type[SameObject], str]] = {
-    "rise_fall.count": (SameObject, "count"),
-    "separate.demo": (SeparateCounts, "demo"),
-    "separate.response": (SeparateCounts, "response"),
-    "remaining.demo": (RemainingCount, "demo"),
-    "remaining.remaining": (RemainingCount, "remaining"),
+    f"{name}.{variable}": (cls, variable)
+    for name, cls in CAUSAL_MODELS.items()
+    for variable in cls.variables
+    if variable != "phase"
 }
