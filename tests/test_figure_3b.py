@@ -10,14 +10,14 @@ from typer.testing import CliRunner
 from mas.cli import app
 from mas.models.training import TrainConfig, model_folder, train_task_model
 
-TINY = dict(arch="gru", width=32, max_steps=10, eval_every=10, eval_sequences=20, heldout_counts=[4],
+TINY = dict(arch="gru", width=32, max_steps=10, batch_size=16, eval_every=10, eval_sequences=20, heldout_counts=[4],
             options={"max_count": 8})
 
 
 def _models_dir(root: Path) -> Path:
     """Briefly trained GRUs where the figure looks for them, and a folder that holds no model."""
     models = root / "models"
-    for task, seed in (("multi_object", 0), ("multi_object", 1), ("rounding", 0), ("same_object", 0)):
+    for task, seed in (("multi_object", 0), ("rounding", 0), ("same_object", 0)):
         cfg = TrainConfig(task=task, seed=seed, **TINY)
         train_task_model(cfg, model_folder(cfg, models), show_progress=False)
     (models / "unfinished").mkdir()
@@ -30,8 +30,7 @@ def test_models_table_and_figure_3b(tmp_path: Path) -> None:
     listed = runner.invoke(app, ["models", "--models-dir", str(models), "--json"])
     assert listed.exit_code == 0, listed.output
     rows = json.loads(listed.output.strip().splitlines()[-1])["models"]
-    assert [(r["task"], r["seed"]) for r in rows] == [("multi_object", 0), ("multi_object", 1), ("rounding", 0),
-                                                      ("same_object", 0)]
+    assert [(r["task"], r["seed"]) for r in rows] == [("multi_object", 0), ("rounding", 0), ("same_object", 0)]
     assert all(r["steps"] == 10 and 0 <= r["heldout_accuracy"] <= 1 for r in rows)
     assert all(list(r["heldout_by_size"]) == ["4"] and 0 <= r["heldout_by_size"]["4"] <= 1 for r in rows)
     assert "4:" in runner.invoke(app, ["models", "--models-dir", str(models)]).output

@@ -222,6 +222,7 @@ def _plot(results: dict, path: Path) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("held-out IIA (trial accuracy)")
     seeds = line["n"]
-    ax.set_title(f"Transfer of the Multi-Object GRU's (MO) count; mean of {seeds} seed{'s' * (seeds > 1)}, 95 % interval")
+    ax.set_title(f"Transfer of the Multi-Object GRU's (MO) count\nmean over {seeds} alignment seed{'s' * (seeds > 1)}, "
+                 "95 % bootstrap interval", fontsize=10)
     ax.legend(fontsize=7, ncol=3, loc="lower left")
     save_figure(fig, path)
