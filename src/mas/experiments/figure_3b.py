@@ -36,6 +36,8 @@ from mas.tasks import TASKS, make_causal_model
 REFERENCE = "multi_object"
 FAMILIES = ("multi_object", "rounding", "modulo", "same_object", "arithmetic")
 BARS = ("ref->ref", "ref->family", "family->ref", "family->family", "das_family")
+# Same-Object GRUs track the D's still to answer, a count formed at the trigger (`mas same-object-study`).
+SAME_OBJECT_VARIABLE = "same_object=remaining.remaining"
 COLUMNS = ("family", "variable", "seed", "reference_model", "family_model", "family_accuracy", *BARS, "das_reference",
            "mas_steps", "seconds")
 
@@ -65,9 +67,6 @@ def parse_variables(text: str) -> dict[str, Variable]:
             raise MasError(f"--variables item {item!r} is not FAMILY=[MODEL.]VARIABLE")
         chosen[family.strip()] = Variable.parse(variable)
     return chosen
-
-
-SAME_OBJECT_VARIABLE = "same_object=remaining.remaining"
 
 
 class Figure3bConfig(BaseModel):
