@@ -122,8 +122,12 @@ class Figure3bConfig(BaseModel):
 
 
 def part(job: CrossTaskJob, parts: Path) -> Part:
-    """The run of `job`, kept in `parts/` with the job and its models' configs (retrained models run again)."""
-    key = {"job": job.model_dump(mode="json"), "models": [read_json(m / "config.json") for m in job.models]}
+    """The run of `job`, kept in `parts/` with the job and its models' configs (retrained models run again).
+
+    Unset optional settings (None) are left out of the key, so adding one keeps the parts run before.
+    """
+    key = {"job": job.model_dump(mode="json", exclude_none=True),
+           "models": [read_json(m / "config.json") for m in job.models]}
     name = "+".join(m.name for m in job.models)
     return Part(parts / f"{name}-seed{job.align.seed}.json", key, job,
                 ("MAS " if len(job.models) > 1 else "DAS ") + f"{name} seed {job.align.seed}")
