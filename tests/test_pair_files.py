@@ -108,3 +108,68 @@ def test_lm_align_reads_a_pair_file_across_tokenizers(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["lm-align", *map(str, folders), "--pairs-file", str(bad), "--out", str(out)])
     lines = [line for line in result.output.strip().splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and "line 4, field 'source'" in lines[0], result.output
+
+
+def last_word_pairs(adapter: HFAdapter, tokenizer: PreTrainedTokenizerFast, n: int, seed: int) -> list[dict]:
+    """Pairs whose answer is decided by the base's last word alone: base and source end in different
+    words of w0..w3 (random prefixes of w4..w36), and `expected` is the model's own answer on the base
+    prefix followed by the source's last word. Kept only where that answer differs from the base's."""
+    generator = torch.Generator().manual_seed(seed)
+    records = []
+    while len(records) < n:
+        prefix, other = ([f"w{int(i)}" for i in torch.randint(4, 37, (5,), generator=generator)] for _ in "ab")
+        mine, theirs = (f"w{int(i)}" for i in torch.randperm(4, generator=generator)[:2])
+        answers = [adapter.run(torch.tensor([tokenizer(" ".join(prefix + [w]))["input_ids"]]))[0, -1].argmax()
+                   for w in (mine, theirs)]
+        if answers[0] != answers[1]:
+            records.append({"base": " ".join(prefix + [mine]), "source": " ".join(other + [theirs]),
+                            "expected": " " + tokenizer.convert_ids_to_tokens(int(answers[1]))})
+    return records
+
+
+def test_evaluate_applies_saved_rotations_to_a_pair_file(tmp_path: Path) -> None:
+    """A rotation trained at the last token's embedding carries the last word over (the words differ in
+    3 dims, k = 4): `mas evaluate --pairs-file` scores it high on another file's pairs and the untrained
+    rotation low, and without a file it reproduces the run's own held-out IIA."""
+    tokenizer, model = word_tokenizer(WORDS), tiny_llama(len(WORDS), seed=5)
+    folder = tmp_path / "lm"
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    adapter = HFAdapter(model, name="tiny")
+    train, fresh = write(tmp_path / "train.jsonl", last_word_pairs(adapter, tokenizer, 60, 0)), tmp_path / "fresh.jsonl"
+    write(fresh, last_word_pairs(adapter, tokenizer, 30, 1))
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["lm-align", str(folder), "--pairs-file", str(train), "--site", "embed", "--k", "4",
+                                      "--steps", "150", "--lr", "0.01", "--out", str(run), "--quiet"])
+    assert result.exit_code == 0, result.output
+    scored = CliRunner().invoke(app, ["evaluate", str(run), "--pairs-file", str(fresh), "--json"])
+    assert scored.exit_code == 0, scored.output
+    summary = json.loads(scored.output.strip().splitlines()[-1])
+    assert summary["pairs"] == 30 and summary["iia"]["0->0"] >= 0.9, summary
+    assert summary["control_iia"] <= summary["iia"]["0->0"] - 0.4, summary
+    held_out = CliRunner().invoke(app, ["evaluate", str(run), "--json"])
+    assert json.loads(held_out.output.strip().splitlines()[-1])["iia"] == read_json(run / "results.json")["trial_iia"]
+    bad = write(tmp_path / "bad.jsonl", [{"base": "w1 w2", "source": "w3", "expected": " w4"}, {"base": "w1"}])
+    for args, message in [((str(bad),), "line 2, field 'source'"), (("nowhere",), "missing pair file: nowhere")]:
+        failed = CliRunner().invoke(app, ["evaluate", str(run), "--pairs-file", *args])
+        lines = [line for line in failed.output.strip().splitlines() if line.strip()]
+        assert failed.exit_code == 2 and len(lines) == 1 and message in lines[0], failed.output
+
+
+@pytest.mark.slow
+def test_shipped_capitals_resolve_with_the_smollm2_tokenizer() -> None:
+    """Every pair of the shipped example intervenes at its country's last token and scores its capital."""
+    from mas.lm.pair_files import pair_file_path, resolve_pairs
+    from mas.lm.smollm2 import smollm2_gguf
+    from mas.models.hf import load_tokenizer
+
+    path = pair_file_path("capitals")
+    specs = read_pair_file(path)
+    tokenizer = load_tokenizer(smollm2_gguf())
+    view = resolve_pairs(specs, tokenizer, path, "smollm2")
+    assert len(specs) >= 100
+    for spec, (ids, position), (full, target, labels) in zip(specs, view.source, view.target):
+        for side, tokens, at in ((spec.source, ids, position), (spec.base, full, target)):
+            country = side.text[side.text.index("of ") + 3 : side.text.index("?")]
+            assert tokenizer.decode(tokens[: at + 1]).endswith(country) and tokens[at + 1] == ids[position + 1]
+        assert tokenizer.decode([t for t in labels if t != -100]) == spec.expected

@@ -16,13 +16,19 @@ def evaluate(
     run: Path = typer.Argument(..., help="Run folder of `mas align` or `mas lm-align`."),
     pairs: int = typer.Option(1000, help="Fresh pairs per direction, drawn as the run drew its own."),
     seed: int = typer.Option(12345, help="Seed of the fresh pairs (the run's own used small seeds)."),
+    pairs_file: Optional[str] = typer.Option(
+        None, "--pairs-file", help="For a `mas lm-align` run: score the first --pairs pairs of this JSONL file "
+        "(or shipped example, e.g. capitals), positions resolved with each model's tokenizer."
+    ),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Apply a run's saved rotations to new pairs: IIA per direction beside untrained rotations."""
     from mas.experiments.artifacts import evaluate_run
+    from mas.lm.pair_files import pair_file_path
 
-    results = evaluate_run(run, pairs, seed)
-    print_matrix(f"IIA of {run} on {pairs} new pairs (trial accuracy), k={results['k']}", results["models"],
+    results = evaluate_run(run, pairs, seed, None if pairs_file is None else pair_file_path(pairs_file))
+    which = f"the {results['pairs']} pairs of {pairs_file}" if pairs_file else f"{results['pairs']} new pairs"
+    print_matrix(f"IIA of {run} on {which} (trial accuracy), k={results['k']}", results["models"],
                  results["iia_matrix"])
     out_console.print(f"untrained-rotation control (max over directions): {results['control_iia']:.3f}")
     if json_out:

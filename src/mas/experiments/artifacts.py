@@ -113,30 +113,47 @@ def _task_setup(results: dict, n_pairs: int, seed: int) -> Setup:
     return trainer, {d: pairs for d in directions}, True, 512
 
 
-def _lm_setup(results: dict, n_pairs: int, seed: int) -> Setup:
-    """The run's language models, and fresh stepwise pairs from its held-out prompts."""
-    from mas.experiments.lm_alignment import EVAL_BATCH, LMAlignmentJob, load_lms, split_texts
+def _lm_setup(results: dict, n_pairs: int, seed: int, pairs_file: Path | None = None) -> Setup:
+    """The run's language models, and the pairs to score them on: the first `n_pairs` of
+    `pairs_file`, else the held-out pairs of the run's own pair file, else fresh stepwise pairs
+    from its held-out prompts. A pair file is checked, and its positions resolved with each
+    model's tokenizer, before any weights are loaded."""
+    from mas.experiments.lm_alignment import EVAL_BATCH, LMAlignmentJob, file_pair_sets, load_lms, split_texts
     from mas.lm.data import load_texts
+    from mas.lm.pair_files import pair_sets_from_file, read_pair_file
     from mas.lm.pairs import build_lm_pair_sets
     from mas.models.hf import load_tokenizer
 
     job = LMAlignmentJob.model_validate(results["job"])
+    test: dict[Direction, PairSet] | None = None
+    if pairs_file is not None:
+        specs = read_pair_file(pairs_file)
+        tokenizers = [load_tokenizer(model) for model in job.models]
+        test = pair_sets_from_file(specs, tokenizers, job.models, pairs_file, range(min(n_pairs, len(specs))))
+    elif job.pairs is not None:
+        test = file_pair_sets(job)[1]
     adapters = load_lms(job)
     trainer = AlignmentTrainer(adapters, [job.site] * len(adapters), job.align)
-    _, test_texts = split_texts(load_texts(job.data), job.align.seed)
-    test = build_lm_pair_sets(adapters, load_tokenizer(job.models[0]), test_texts, job.length, n_pairs, seed=seed)
+    if test is None:
+        _, test_texts = split_texts(load_texts(job.data), job.align.seed)
+        test = build_lm_pair_sets(adapters, load_tokenizer(job.models[0]), test_texts, job.length, n_pairs, seed=seed)
     return trainer, test, False, EVAL_BATCH
 
 
-def evaluate_run(run: Path, n_pairs: int, seed: int) -> dict[str, Any]:
-    """The run's saved rotations scored on `n_pairs` fresh pairs drawn with `seed`, beside untrained ones."""
+def evaluate_run(run: Path, n_pairs: int, seed: int, pairs_file: Path | None = None) -> dict[str, Any]:
+    """The run's saved rotations scored on `n_pairs` fresh pairs drawn with `seed` (or on the pairs
+    of `pairs_file`, for a language-model run), beside untrained ones."""
     if n_pairs < 1:
         raise MasError(f"need at least one pair to evaluate on, got {n_pairs}")
     results, rotations = load_run(run)
     if "states" in results["job"]:
         raise MasError(f"{run} aligned a recording, which cannot be run on new pairs; `mas export` it instead")
-    setup = _lm_setup if "data" in results["job"] else _task_setup
-    trainer, test, free_running, batch = setup(results, n_pairs, seed)
+    if "data" in results["job"]:
+        trainer, test, free_running, batch = _lm_setup(results, n_pairs, seed, pairs_file)
+    elif pairs_file is not None:
+        raise MasError(f"{run} aligned task models; --pairs-file takes language-model pairs, for `mas lm-align` runs")
+    else:
+        trainer, test, free_running, batch = _task_setup(results, n_pairs, seed)
     if trainer.widths != rotations.widths:
         raise MasError(f"the models' site widths {trainer.widths} do not match the rotations' {rotations.widths}")
     scores = evaluate_iia(trainer, rotations, test, free_running, batch)
@@ -145,7 +162,8 @@ def evaluate_run(run: Path, n_pairs: int, seed: int) -> dict[str, Any]:
     return {
         "models": results["models"],
         "k": results["k"],
-        "pairs": n_pairs,
+        "pairs": len(next(iter(test.values())).tokens),
+        "pairs_file": None if pairs_file is None else str(pairs_file),
         "seed": seed,
         "iia": scores_json(scores),
         "token_iia": scores_json(scores, "token"),

@@ -10,6 +10,9 @@ Fields of a line:
             marked with [[ and ]] (the markers are removed): its last token is used.
 Positions are resolved with each model's own tokenizer, so models with different tokenizers can be
 compared on one file. Every problem names the file, the line and the field.
+
+Example files ship in `mas/lm/examples/` and are named by their stem (`capitals`): see
+`scripts/capital_pairs.py`, which writes them.
 """
 
 from __future__ import annotations
@@ -25,6 +28,23 @@ from mas.errors import MasError
 from mas.tasks.pairs import IGNORE, PairSet
 
 OPEN, CLOSE = "[[", "]]"
+EXAMPLES = Path(__file__).with_name("examples")
+
+
+def examples() -> list[str]:
+    """Names of the pair files shipped with the package."""
+    return sorted(p.stem for p in EXAMPLES.glob("*.jsonl"))
+
+
+def pair_file_path(value: str | Path) -> Path:
+    """A pair file's path: `value` itself when it names a file, else the shipped example of that name."""
+    path = Path(value)
+    if path.is_file() or path.suffix or len(path.parts) > 1:
+        return path
+    shipped = EXAMPLES / f"{value}.jsonl"
+    if not shipped.is_file():
+        raise MasError(f"missing pair file: {value} (not a file, nor a shipped example: {', '.join(examples())})")
+    return shipped
 
 
 @dataclass(frozen=True)
