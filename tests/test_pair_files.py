@@ -112,44 +112,50 @@ def test_lm_align_reads_a_pair_file_across_tokenizers(tmp_path: Path) -> None:
 
 def last_word_pairs(adapter: HFAdapter, tokenizer: PreTrainedTokenizerFast, n: int, seed: int) -> list[dict]:
     """Pairs whose answer is decided by the base's last word alone: base and source end in different
-    words of w0..w3 (random prefixes of w4..w36), and `expected` is the model's own answer on the base
+    words, w0 and w1 (random prefixes of w4..w36), and `expected` is the model's own answer on the base
     prefix followed by the source's last word. Kept only where that answer differs from the base's."""
     generator = torch.Generator().manual_seed(seed)
-    records = []
-    while len(records) < n:
-        prefix, other = ([f"w{int(i)}" for i in torch.randint(4, 37, (5,), generator=generator)] for _ in "ab")
-        mine, theirs = (f"w{int(i)}" for i in torch.randperm(4, generator=generator)[:2])
-        answers = [adapter.run(torch.tensor([tokenizer(" ".join(prefix + [w]))["input_ids"]]))[0, -1].argmax()
-                   for w in (mine, theirs)]
-        if answers[0] != answers[1]:
-            records.append({"base": " ".join(prefix + [mine]), "source": " ".join(other + [theirs]),
-                            "expected": " " + tokenizer.convert_ids_to_tokens(int(answers[1]))})
-    return records
+    prefixes, others = (torch.randint(4, 37, (4 * n, 5), generator=generator) for _ in "ab")
+    last = torch.stack([torch.randperm(2, generator=generator) for _ in range(4 * n)])
+    ids = [torch.tensor(tokenizer.convert_tokens_to_ids([f"w{w}" for w in range(37)]))[torch.cat([prefixes, last[:, i:i + 1]], 1)]
+           for i in (0, 1)]
+    answers = [adapter.run(x)[:, -1].argmax(-1) for x in ids]
+    keep = (answers[0] != answers[1]).nonzero().flatten()[:n].tolist()
+    assert len(keep) == n
+
+    def text(words: torch.Tensor, end: int) -> str:
+        return " ".join(f"w{int(w)}" for w in [*words, end])
+
+    return [{"base": text(prefixes[i], last[i, 0]), "source": text(others[i], last[i, 1]),
+             "expected": " " + tokenizer.convert_ids_to_tokens(int(answers[1][i]))} for i in keep]
 
 
 def test_evaluate_applies_saved_rotations_to_a_pair_file(tmp_path: Path) -> None:
-    """A rotation trained at the last token's embedding carries the last word over (the words differ in
-    3 dims, k = 4): `mas evaluate --pairs-file` scores it high on another file's pairs and the untrained
-    rotation low, and without a file it reproduces the run's own held-out IIA."""
+    """A rotation trained at the last token's embedding carries the last word over (the two words differ
+    in one direction, k = 2): `mas evaluate --pairs-file` scores it high on another file's pairs and the
+    untrained rotation low, and without a file it reproduces the run's own held-out IIA."""
     tokenizer, model = word_tokenizer(WORDS), tiny_llama(len(WORDS), seed=5)
+    with torch.no_grad():
+        model.lm_head.weight *= 30  # confident answers, so the loss of a wrong one is large
     folder = tmp_path / "lm"
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     adapter = HFAdapter(model, name="tiny")
-    train, fresh = write(tmp_path / "train.jsonl", last_word_pairs(adapter, tokenizer, 60, 0)), tmp_path / "fresh.jsonl"
+    train, fresh = write(tmp_path / "train.jsonl", last_word_pairs(adapter, tokenizer, 120, 0)), tmp_path / "fresh.jsonl"
     write(fresh, last_word_pairs(adapter, tokenizer, 30, 1))
     run = tmp_path / "run"
-    result = CliRunner().invoke(app, ["lm-align", str(folder), "--pairs-file", str(train), "--site", "embed", "--k", "4",
-                                      "--steps", "150", "--lr", "0.01", "--out", str(run), "--quiet"])
+    result = CliRunner().invoke(app, ["lm-align", str(folder), "--pairs-file", str(train), "--site", "embed", "--k", "2",
+                                      "--steps", "200", "--lr", "0.03", "--pairs", "200", "--batch-size", "16",
+                                      "--out", str(run), "--quiet"])
     assert result.exit_code == 0, result.output
     scored = CliRunner().invoke(app, ["evaluate", str(run), "--pairs-file", str(fresh), "--json"])
     assert scored.exit_code == 0, scored.output
     summary = json.loads(scored.output.strip().splitlines()[-1])
-    assert summary["pairs"] == 30 and summary["iia"]["0->0"] >= 0.9, summary
-    assert summary["control_iia"] <= summary["iia"]["0->0"] - 0.4, summary
+    assert summary["pairs"] == 30 and summary["iia"]["0->0"] >= 0.7, summary
+    assert summary["control_iia"] <= summary["iia"]["0->0"] - 0.35, summary
     held_out = CliRunner().invoke(app, ["evaluate", str(run), "--json"])
     assert json.loads(held_out.output.strip().splitlines()[-1])["iia"] == read_json(run / "results.json")["trial_iia"]
-    bad = write(tmp_path / "bad.jsonl", [{"base": "w1 w2", "source": "w3", "expected": " w4"}, {"base": "w1"}])
+    bad = write(tmp_path / "bad.jsonl", [{"base": "w1 w2", "source": "w3", "expected": " w4"}, {"base": "w1", "expected": " w2"}])
     for args, message in [((str(bad),), "line 2, field 'source'"), (("nowhere",), "missing pair file: nowhere")]:
         failed = CliRunner().invoke(app, ["evaluate", str(run), "--pairs-file", *args])
         lines = [line for line in failed.output.strip().splitlines() if line.strip()]
