@@ -14,7 +14,8 @@ from mas.run_folder import claim_folder
 @command
 def evaluate(
     run: Path = typer.Argument(..., help="Run folder of `mas align` or `mas lm-align`."),
-    pairs: int = typer.Option(1000, help="Fresh pairs per direction, drawn as the run drew its own."),
+    pairs: int = typer.Option(1000, help="Fresh pairs per direction, drawn as the run drew its own "
+                              "(with --pairs-file: the file's first pairs, at most this many)."),
     seed: int = typer.Option(12345, help="Seed of the fresh pairs (the run's own used small seeds)."),
     pairs_file: Optional[str] = typer.Option(
         None, "--pairs-file", help="For a `mas lm-align` run: score the first --pairs pairs of this JSONL file "
