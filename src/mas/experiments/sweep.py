@@ -43,7 +43,7 @@ from mas.align import (
 )
 from mas.align.counterfactual_latents import counterfactual_values, trimmed
 from mas.align.maps import SiteMap
-from mas.align.trainer import check_cl_weight
+from mas.align.trainer import FitResult, check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
@@ -318,10 +318,18 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
         "method": job.method, "size": job.size, "seed": job.seed, "iia": iia, "token_iia": scores_json(scores, "token"),
         **summarise(iia, spec.inaccessible), "steps": fit.steps, "selected_step": fit.selected_step,
         "seconds": round(time.perf_counter() - start, 2), "models": [a.name for a in context.adapters],
+        "validation_iia": kept_validation(fit),
     }
     if latents:
         row["latent_pairs"], row["latent_pairs_dropped"] = len(context.latents(job.seed)), context.latents(job.seed).dropped
+        row["cl_weight"] = spec.cl_weight
     return row
+
+
+def kept_validation(fit: FitResult) -> dict[str, float]:
+    """Validation trial accuracy per direction of the parameters kept, for choices that must not see test pairs."""
+    kept = fit.selected_step or fit.steps
+    return next(r for r in fit.history if r["step"] == kept).get("val_trial", {})
 
 
 def headline(row: dict) -> str:
@@ -376,7 +384,7 @@ class SweepFigure(BaseModel):
 
 def run_sweep_figure(
     figure: SweepFigure,
-    spec: Callable[[list[Path]], SweepSpec],
+    spec: Callable[[list[Path]], SweepSpec | list[SweepSpec]],
     out: Path,
     table: Path,
     name: str,
@@ -385,7 +393,9 @@ def run_sweep_figure(
     show_progress: bool = True,
     runner: JobRunner | None = None,
 ) -> dict:
-    """Train or reuse both GRUs, run (or resume) the sweep, then write OUT/<name>.png, .csv and .json.
+    """Train or reuse both GRUs, run (or resume) the sweep(s), then write OUT/<name>.png, .csv and .json.
+
+    `spec` may give several sweeps (e.g. one per setting a figure chooses among); they share the table.
 
     `draw(rows, png)` plots the figure and returns its summary (merged into the JSON); the CSV
     holds one row per sweep row, per-direction IIA flattened into `iia_<direction>` columns.
@@ -393,7 +403,9 @@ def run_sweep_figure(
     start = time.perf_counter()
     models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
               for s in figure.model_seeds]
-    rows = run_sweep(spec(models), table, show_progress, runner)
+    specs = spec(models)
+    rows = [row for one in (specs if isinstance(specs, list) else [specs])
+            for row in run_sweep(one, table, show_progress, runner)]
     with staged_folder(out, name, figure) as folder:
         summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
                    "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
