@@ -20,6 +20,7 @@ Methods:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -221,6 +222,16 @@ class SweepContext:
         self._latents: dict[int, LatentPairs] = {}
         self.states: dict = {}  # source and target states per pair set, shared by every job's trainer
 
+    def lend(self, spec: SweepSpec) -> SweepContext:
+        """A context for `spec` that shares this one's models, pairs, states and latents when `spec` differs
+        only in its jobs and ε (which jobs read as they run); otherwise a fresh one."""
+        own = {"methods", "ks", "ranks", "seeds", "cl_weight"}
+        if spec.model_dump(exclude=own) != self.spec.model_dump(exclude=own):
+            return SweepContext(spec)
+        other = copy.copy(self)
+        other.spec = spec
+        return other
+
     def read_states(self, seed: int) -> None:
         """Fill the state cache for every model and pair set of `seed`, e.g. before jobs go to workers."""
         trainer = AlignmentTrainer(self.adapters, [self.spec.site] * 2, AlignConfig(k=1), state_cache=self.states)
@@ -337,17 +348,21 @@ def headline(row: dict) -> str:
     return ", ".join(f"{k} {row[k]:.3f}" for k in ("self", "cross", "access", "no_access") if k in row)
 
 
-def run_sweep(spec: SweepSpec, table: Path, show_progress: bool = True, runner: JobRunner | None = None) -> list[dict]:
+def run_sweep(
+    spec: SweepSpec, table: Path, show_progress: bool = True, runner: JobRunner | None = None,
+    context: SweepContext | None = None,
+) -> list[dict]:
     """Run every job of `spec` not yet in `table`, appending a row per finished job; all rows of `spec`.
 
-    Jobs run on `runner` (in this process by default), each on one CPU.
+    Jobs run on `runner` (in this process by default), each on one CPU. `context`, from a sweep over
+    the same models and pairs, lends its pairs, states and latents (see `SweepContext.lend`).
     """
     fingerprint = spec.fingerprint()
     remove_stale_temporaries(Path(table).parent, Path(table).name)
     jobs = spec.jobs()
     done = {r.get("key") for r in read_table(table)}
     todo = [j for j in jobs if row_key(fingerprint, j) not in done]
-    context = SweepContext(spec)
+    context = SweepContext(spec) if context is None else context.lend(spec)
     widths = context.widths()
     plans = [plan(job, spec, widths) for job in todo]
     for job_plan in plans:  # refuse the whole grid, then pairs that find no latents, before any row is written
@@ -404,8 +419,9 @@ def run_sweep_figure(
     models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
               for s in figure.model_seeds]
     specs = spec(models)
-    rows = [row for one in (specs if isinstance(specs, list) else [specs])
-            for row in run_sweep(one, table, show_progress, runner)]
+    specs = specs if isinstance(specs, list) else [specs]
+    context = SweepContext(specs[0])  # one set of pairs, states and latents for every sweep that can share it
+    rows = [row for one in specs for row in run_sweep(one, table, show_progress, runner, context)]
     with staged_folder(out, name, figure) as folder:
         summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
                    "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
