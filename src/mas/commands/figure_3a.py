@@ -64,7 +64,7 @@ def figure_3a(
     with open_runner(workers, ray_address) as runner:
         summary = run_figure_3a(config, out, table, runner=runner)
     epsilons = summary["epsilon"]
-    out_console.print(f"ε chosen on {epsilons['scored_on']}, mean over seeds [95 % interval]:")
+    out_console.print(f"ε grid, IIA on {epsilons['scored_on']}, mean [95 % interval]:")
     for g in epsilons["grid"]:
         mark = "  <- chosen" if g["epsilon"] == epsilons["chosen"] else ""
         out_console.print(f"  ε {g['epsilon']:>8g}: IIA {g['mean']:.3f} [{g['low']:.3f}, {g['high']:.3f}]{mark}")
