@@ -1,4 +1,4 @@
-"""Sweeps: one row per finished job, resumed without redoing rows, bad grids refused up front."""
+"""Sweeps: one row per finished job, resumed without redoing rows, bad grids refused up front, contexts shared."""
 
 from pathlib import Path
 
@@ -61,6 +61,23 @@ def test_inaccessible_methods_score_access_and_no_access(tiny_gru_folders: list[
     for row in rows:
         assert 0 <= row["access"] <= 1 and 0 <= row["no_access"] <= 1 and row["selected_step"] is not None
     assert rows[0]["latent_pairs"] + rows[0]["latent_pairs_dropped"] == 64
+    assert rows[0]["cl_weight"] == 1.0 and "cl_weight" not in rows[2]
+    assert all(set(r["validation_iia"]) == set(r["iia"]) for r in rows)  # scored on validation at the kept step
+
+
+def test_a_lent_context_shares_pairs_and_gives_the_rows_of_a_fresh_one(
+    tiny_gru_folders: list[Path], tmp_path: Path
+) -> None:
+    first = tiny_spec(tiny_gru_folders, methods=["clmas"], ks=[4], cl_weight=1.0)
+    context = sweep.SweepContext(first)
+    run_sweep(first, tmp_path / "rows.jsonl", show_progress=False, context=context)
+    other_weight = tiny_spec(tiny_gru_folders, methods=["clmas"], ks=[4], cl_weight=3.0)
+    lent = context.lend(other_weight)
+    assert lent.spec == other_weight and lent.pairs(0) is context.pairs(0) and lent.latents(0) is context.latents(0)
+    assert context.lend(tiny_spec(tiny_gru_folders, train_pairs=32)).pairs(0) is not context.pairs(0)
+    shared = run_sweep(other_weight, tmp_path / "rows.jsonl", show_progress=False, context=context)
+    fresh = run_sweep(other_weight, tmp_path / "fresh.jsonl", show_progress=False)
+    assert [r["iia"] for r in shared] == [r["iia"] for r in fresh] and shared[0]["cl_weight"] == 3.0
 
 
 def test_whole_state_pairs_keep_the_phase() -> None:

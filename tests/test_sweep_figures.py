@@ -1,4 +1,5 @@
-"""Figures 2d and 3a end to end on tiny GRUs: PNG, CSV and JSON written, a rerun resumes from the table."""
+"""Figures 2d and 3a end to end on tiny GRUs: PNG, CSV and JSON written, a rerun resumes from the table;
+figure 3a's choice of ε."""
 
 import csv
 import shutil
@@ -7,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import mas.experiments.sweep as sweep
+from mas.errors import MasError
 from mas.experiments.figure_2d import Figure2d, run_figure_2d
-from mas.experiments.figure_3a import Figure3a, run_figure_3a
+from mas.experiments.figure_3a import Figure3a, bars, choose_epsilon, run_figure_3a
 from mas.io import read_json
 
 BUDGET = dict(steps=2, batch_size=8, train_pairs=64, test_pairs=16)
@@ -44,13 +46,58 @@ def test_figure_2d_points_files_and_resume(models_dir: Path, tmp_path: Path, mon
     assert again["points"] == summary["points"]
 
 
-def test_figure_3a_bars_for_both_sides(models_dir: Path, tmp_path: Path) -> None:
-    config = Figure3a(models_dir=models_dir, k=4, rank=48, latent_sequences=50, **BUDGET)
-    summary = run_figure_3a(config, tmp_path / "fig3a", tmp_path / "fig3a.rows.jsonl", show_progress=False)
+def test_figure_3a_chooses_epsilon_and_draws_intervals(
+    models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = Figure3a(models_dir=models_dir, k=4, rank=48, latent_sequences=50, seeds=[0], epsilon_grid=[0.1, 10.0],
+                      **BUDGET)
+    out = tmp_path / "fig3a"
+    summary = run_figure_3a(config, out, tmp_path / "fig3a.rows.jsonl", show_progress=False)
     methods = ["mas", "clmas", "latent_stitch", "behavioural_stitch"]
     assert [(b["method"], b["side"]) for b in summary["bars"]] == [(m, s) for m in methods for s in ("access", "no_access")]
-    assert all(0 <= b["iia"] <= 1 for b in summary["bars"])
-    assert (tmp_path / "fig3a" / "figure_3a.png").stat().st_size > 0
+    assert all(0 <= b["low"] <= b["mean"] <= b["high"] <= 1 and b["n"] == 1 for b in summary["bars"])
+    assert [g["epsilon"] for g in summary["epsilon"]["grid"]] == [0.1, 10.0]
+    assert summary["epsilon"]["chosen"] == max(summary["epsilon"]["grid"], key=lambda g: g["mean"])["epsilon"]
+    saved = read_json(out / "figure_3a.json")
+    assert saved["bars"] == summary["bars"] and saved["epsilon"] == summary["epsilon"]
+    assert {p.name for p in out.iterdir()} == {"figure_3a.png", "figure_3a.csv", "figure_3a.json", "figure_3a_epsilon.csv",
+                                               "mas-run.json"}
+    with open(out / "figure_3a_epsilon.csv") as handle:
+        grid = list(csv.DictReader(handle))
+    assert [(float(g["epsilon"]), g["chosen"]) for g in grid] == [
+        (g["epsilon"], str(g["epsilon"] == summary["epsilon"]["chosen"])) for g in summary["epsilon"]["grid"]]
+    with open(out / "figure_3a.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(float(r["cl_weight"]) for r in rows if r["method"] == "clmas") == [0.1, 10.0]
+
+    monkeypatch.setattr(sweep, "run_job", lambda context, job: pytest.fail(f"{job} was run again"))
+    explicit = Figure3a(**{**config.model_dump(), "cl_weight": 10.0})  # one ε given: no grid, every row from the table
+    again = run_figure_3a(explicit, tmp_path / "fig3a-explicit", tmp_path / "fig3a.rows.jsonl", show_progress=False)
+    assert [g["epsilon"] for g in again["epsilon"]["grid"]] == [10.0] and again["epsilon"]["chosen"] == 10.0
+
+
+def _clmas_row(epsilon: float, seed: int, validation_access: float, validation_no_access: float, test: float) -> dict:
+    return {"method": "clmas", "cl_weight": epsilon, "seed": seed, "access": test, "no_access": test,
+            "validation_iia": {"1->0": validation_access, "0->1": validation_no_access}}
+
+
+def test_epsilon_is_chosen_on_access_validation_alone() -> None:
+    """ε = 3 has the best validation Access IIA; ε = 1 has better test scores and No Access validation: 3 is chosen."""
+    rows = [_clmas_row(1.0, seed, 0.6 + 0.01 * seed, 0.9, 0.95) for seed in range(3)]
+    rows += [_clmas_row(3.0, seed, 0.7 + 0.01 * seed, 0.5, 0.4) for seed in range(3)]
+    choice = choose_epsilon(rows, inaccessible=1)
+    assert choice["chosen"] == 3.0
+    assert [(g["epsilon"], g["n"]) for g in choice["grid"]] == [(1.0, 3), (3.0, 3)]
+    assert choice["grid"][1]["mean"] == pytest.approx(0.71)
+    assert choose_epsilon(rows, inaccessible=0)["chosen"] == 1.0  # model 0 inaccessible: Access is 0->1
+    chosen = [b for b in bars(rows, 3.0) if b["method"] == "clmas"]
+    assert [b["mean"] for b in chosen] == pytest.approx([0.4, 0.4])
+
+
+def test_figure_3a_refuses_a_bad_epsilon_grid() -> None:
+    for grid in ([1.0, 1.0], [-1.0]):
+        with pytest.raises(MasError):
+            Figure3a(epsilon_grid=grid)
 
 
 def test_figure_2d_summaries_from_rows() -> None:

@@ -71,6 +71,14 @@ def int_list(text: str, what: str) -> list[int]:
         raise MasError(f"cannot read {what} {text!r}; use comma-separated integers like 1,4,16") from None
 
 
+def float_list(text: str, what: str) -> list[float]:
+    """A comma list of numbers, e.g. "0.1,1,10"; an empty text is an empty list."""
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise MasError(f"cannot read {what} {text!r}; use comma-separated numbers like 0.1,1,10") from None
+
+
 def flag_name(field: str) -> str:
     """The command-line flag of a settings field (`k` -> `--k`, `train_pairs` -> `--pairs`)."""
     return FLAG_NAMES.get(field, "--" + field.replace("_", "-"))

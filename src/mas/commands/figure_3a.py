@@ -16,6 +16,7 @@ from mas.cli import (
     WORKERS,
     emit_json,
     figure_command,
+    float_list,
     int_list,
     note_resume,
     out_console,
@@ -29,8 +30,13 @@ def figure_3a(
     inaccessible: int = typer.Option(1, help="Index (0 or 1) of the model behaviour is never trained into."),
     k: int = typer.Option(32, help="Subspace size of CLMAS and of the MAS upper bound."),
     rank: int = typer.Option(128, help="Rank of both stitches (128, the width, is full rank)."),
-    epsilon: float = typer.Option(1.0, help="Weight ε of the counterfactual-latent loss."),
-    seeds: str = typer.Option("0", help="Alignment seeds; several give a range per bar."),
+    epsilon: Optional[float] = typer.Option(
+        None, help="Weight ε of CLMAS's counterfactual-latent loss; given, no ε grid is run.",
+    ),
+    epsilon_grid: str = typer.Option(
+        "0.1,1,10", help="ε tried when --epsilon is not given; the best mean validation Access IIA is kept.",
+    ),
+    seeds: str = typer.Option("0,1,2", help="Alignment seeds; each bar is their mean with a 95 % bootstrap interval."),
     steps: int = typer.Option(250, help="Training steps per method."),
     lr: float = typer.Option(5e-3),
     batch_size: int = typer.Option(64, help="Pairs per direction per step."),
@@ -50,14 +56,22 @@ def figure_3a(
     from mas.runner import open_runner
 
     config = Figure3a(models_dir=models_dir, inaccessible=inaccessible, k=k, rank=rank, cl_weight=epsilon,
-                      seeds=int_list(seeds, "seeds"), steps=steps, lr=lr, batch_size=batch_size, whole_state=whole_state)
+                      epsilon_grid=float_list(epsilon_grid, "the ε grid"), seeds=int_list(seeds, "seeds"), steps=steps,
+                      lr=lr, batch_size=batch_size, whole_state=whole_state)
     table = claim_sweep_figure(out, table, "figure_3a", config, overwrite)
     note_resume(f"finished trainings are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
         summary = run_figure_3a(config, out, table, runner=runner)
+    epsilons = summary["epsilon"]
+    out_console.print(f"ε grid, IIA on {epsilons['scored_on']}, mean [95 % interval]:")
+    for g in epsilons["grid"]:
+        mark = "  <- chosen" if g["epsilon"] == epsilons["chosen"] else ""
+        out_console.print(f"  ε {g['epsilon']:>8g}: IIA {g['mean']:.3f} [{g['low']:.3f}, {g['high']:.3f}]{mark}")
+    out_console.print("held-out IIA, mean over seeds [95 % interval]:")
     for b in summary["bars"]:
-        out_console.print(f"{b['method']:>18} {b['side']:>9}: IIA {b['iia']:.3f}")
+        out_console.print(f"{b['method']:>18} {b['side']:>9}: IIA {b['mean']:.3f} [{b['low']:.3f}, {b['high']:.3f}]")
     out_console.print(f"figure in {out}/figure_3a.png")
     if json_out:
-        emit_json({"run": str(out), "bars": summary["bars"], "seconds": round(time.perf_counter() - start, 2)})
+        emit_json({"run": str(out), "epsilon": epsilons, "bars": summary["bars"],
+                   "seconds": round(time.perf_counter() - start, 2)})

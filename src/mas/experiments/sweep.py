@@ -20,6 +20,7 @@ Methods:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import time
@@ -43,7 +44,7 @@ from mas.align import (
 )
 from mas.align.counterfactual_latents import counterfactual_values, trimmed
 from mas.align.maps import SiteMap
-from mas.align.trainer import check_cl_weight
+from mas.align.trainer import FitResult, check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
@@ -221,6 +222,16 @@ class SweepContext:
         self._latents: dict[int, LatentPairs] = {}
         self.states: dict = {}  # source and target states per pair set, shared by every job's trainer
 
+    def lend(self, spec: SweepSpec) -> SweepContext:
+        """A context for `spec` that shares this one's models, pairs, states and latents when `spec` differs
+        only in its jobs and ε (which jobs read as they run); otherwise a fresh one."""
+        own = {"methods", "ks", "ranks", "seeds", "cl_weight"}
+        if spec.model_dump(exclude=own) != self.spec.model_dump(exclude=own):
+            return SweepContext(spec)
+        other = copy.copy(self)
+        other.spec = spec
+        return other
+
     def read_states(self, seed: int) -> None:
         """Fill the state cache for every model and pair set of `seed`, e.g. before jobs go to workers."""
         trainer = AlignmentTrainer(self.adapters, [self.spec.site] * 2, AlignConfig(k=1), state_cache=self.states)
@@ -318,10 +329,18 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
         "method": job.method, "size": job.size, "seed": job.seed, "iia": iia, "token_iia": scores_json(scores, "token"),
         **summarise(iia, spec.inaccessible), "steps": fit.steps, "selected_step": fit.selected_step,
         "seconds": round(time.perf_counter() - start, 2), "models": [a.name for a in context.adapters],
+        "validation_iia": kept_validation(fit),
     }
     if latents:
         row["latent_pairs"], row["latent_pairs_dropped"] = len(context.latents(job.seed)), context.latents(job.seed).dropped
+        row["cl_weight"] = spec.cl_weight
     return row
+
+
+def kept_validation(fit: FitResult) -> dict[str, float]:
+    """Validation trial accuracy per direction of the parameters kept, for choices that must not see test pairs."""
+    kept = fit.selected_step or fit.steps
+    return next(r for r in fit.history if r["step"] == kept).get("val_trial", {})
 
 
 def headline(row: dict) -> str:
@@ -329,17 +348,21 @@ def headline(row: dict) -> str:
     return ", ".join(f"{k} {row[k]:.3f}" for k in ("self", "cross", "access", "no_access") if k in row)
 
 
-def run_sweep(spec: SweepSpec, table: Path, show_progress: bool = True, runner: JobRunner | None = None) -> list[dict]:
+def run_sweep(
+    spec: SweepSpec, table: Path, show_progress: bool = True, runner: JobRunner | None = None,
+    context: SweepContext | None = None,
+) -> list[dict]:
     """Run every job of `spec` not yet in `table`, appending a row per finished job; all rows of `spec`.
 
-    Jobs run on `runner` (in this process by default), each on one CPU.
+    Jobs run on `runner` (in this process by default), each on one CPU. `context`, from a sweep over
+    the same models and pairs, lends its pairs, states and latents (see `SweepContext.lend`).
     """
     fingerprint = spec.fingerprint()
     remove_stale_temporaries(Path(table).parent, Path(table).name)
     jobs = spec.jobs()
     done = {r.get("key") for r in read_table(table)}
     todo = [j for j in jobs if row_key(fingerprint, j) not in done]
-    context = SweepContext(spec)
+    context = SweepContext(spec) if context is None else context.lend(spec)
     widths = context.widths()
     plans = [plan(job, spec, widths) for job in todo]
     for job_plan in plans:  # refuse the whole grid, then pairs that find no latents, before any row is written
@@ -376,7 +399,7 @@ class SweepFigure(BaseModel):
 
 def run_sweep_figure(
     figure: SweepFigure,
-    spec: Callable[[list[Path]], SweepSpec],
+    spec: Callable[[list[Path]], SweepSpec | list[SweepSpec]],
     out: Path,
     table: Path,
     name: str,
@@ -385,7 +408,9 @@ def run_sweep_figure(
     show_progress: bool = True,
     runner: JobRunner | None = None,
 ) -> dict:
-    """Train or reuse both GRUs, run (or resume) the sweep, then write OUT/<name>.png, .csv and .json.
+    """Train or reuse both GRUs, run (or resume) the sweep(s), then write OUT/<name>.png, .csv and .json.
+
+    `spec` may give several sweeps (e.g. one per setting a figure chooses among); they share the table.
 
     `draw(rows, png)` plots the figure and returns its summary (merged into the JSON); the CSV
     holds one row per sweep row, per-direction IIA flattened into `iia_<direction>` columns.
@@ -393,7 +418,10 @@ def run_sweep_figure(
     start = time.perf_counter()
     models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
               for s in figure.model_seeds]
-    rows = run_sweep(spec(models), table, show_progress, runner)
+    specs = spec(models)
+    specs = specs if isinstance(specs, list) else [specs]
+    context = SweepContext(specs[0])  # one set of pairs, states and latents for every sweep that can share it
+    rows = [row for one in specs for row in run_sweep(one, table, show_progress, runner, context)]
     with staged_folder(out, name, figure) as folder:
         summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
                    "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
