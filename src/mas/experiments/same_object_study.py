@@ -15,15 +15,13 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from mas.align import AlignConfig, AlignmentTrainer, direction_key
+from mas.align import AlignConfig
 from mas.errors import MasError
-from mas.evaluate import evaluate_iia
 from mas.experiments.alignment import load_task_models
+from mas.experiments.das import das_score, study_pairs
 from mas.io import staged_folder, write_csv, write_json
-from mas.tasks.pairs import build_pairs
 from mas.tasks.same_object import CANDIDATES
 
-DAS = (0, 0)
 COLUMNS = ("candidate", "k", "validation_iia", "test_iia", "test_token_iia", "steps", "seconds")
 
 
@@ -59,21 +57,12 @@ def run_study(cfg: StudyConfig, out: Path, show_progress: bool = True, log: Call
     for name in cfg.candidates:
         cls, variable = CANDIDATES[name]
         task = cls(**model_cfg.task_options)
-        train, validation, test = (
-            build_pairs(task, task, n, {variable: variable}, seed=cfg.seed * 3 + i)
-            for i, n in enumerate((cfg.train_pairs, cfg.validation_pairs, cfg.test_pairs))
-        )
+        pairs = study_pairs(task, variable, (cfg.train_pairs, cfg.validation_pairs, cfg.test_pairs), cfg.seed)
         for k in cfg.ks:
-            began = time.perf_counter()
             align = AlignConfig(k=k, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
-            trainer = AlignmentTrainer([adapter], [cfg.site], align)
-            fit = trainer.fit({DAS: train}, {DAS: validation}, show_progress=show_progress, select=[DAS])
-            score = evaluate_iia(trainer, fit.rotations, {DAS: test})[DAS]
-            best = max(r["val_trial"][direction_key(DAS)] for r in fit.history)
-            rows.append({"candidate": name, "k": k, "validation_iia": best, "test_iia": score.trial,
-                         "test_token_iia": score.token, "steps": fit.steps,
-                         "seconds": round(time.perf_counter() - began, 1)})
-            log(f"{name} k={k}: validation {best:.3f}, test {score.trial:.3f} [{rows[-1]['seconds']:.0f} s]")
+            rows.append({"candidate": name, "k": k, **das_score(adapter, cfg.site, align, pairs, show_progress)})
+            log(f"{name} k={k}: validation {rows[-1]['validation_iia']:.3f}, test {rows[-1]['test_iia']:.3f} "
+                f"[{rows[-1]['seconds']:.0f} s]")
     chosen = max(rows, key=lambda r: r["validation_iia"])
     results = {"rows": rows, "chosen": chosen, "config": cfg.model_dump(mode="json"),
                "seconds": round(time.perf_counter() - start, 1)}

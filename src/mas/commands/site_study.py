@@ -1,0 +1,53 @@
+"""`mas site-study`: DAS within task models per site, pair scheme and k, to find where a variable lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, int_list, log_line, note_resume, out_console
+from mas.experiments.site_study import SiteStudyConfig, run_site_study
+from mas.run_folder import claim_folder
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+@command
+def site_study(
+    models: list[Path] = typer.Argument(..., help="Model folders written by `mas train` (one task)."),
+    variable: str = typer.Option("count", help="The causal variable to look for."),
+    sites: str = typer.Option("", help="Comma-separated sites (default: every site of the first model)."),
+    modes: str = typer.Option("single,stepwise", help="Comma-separated pair schemes: single, stepwise."),
+    ks: str = typer.Option("16,64", help="Comma-separated subspace sizes."),
+    steps: int = typer.Option(300, help="Maximum DAS steps per setting."),
+    batch_size: int = typer.Option(64, help="Pairs per step."),
+    train_pairs: int = typer.Option(2048),
+    validation_pairs: int = typer.Option(256, help="Pairs that pick the best step and the best setting."),
+    test_pairs: int = typer.Option(500, help="Held-out pairs, scored once per setting."),
+    seed: int = typer.Option(0),
+    out: Path = typer.Option(RUNS / "site_study", help="Run folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Where does the model carry the variable? Held-out DAS IIA per site, scheme and k; the best on validation is named."""
+    cfg = SiteStudyConfig(models=models, variable=variable, sites=_names(sites) or None, modes=_names(modes),
+                          ks=int_list(ks, "--ks"), steps=steps, batch_size=batch_size, train_pairs=train_pairs,
+                          validation_pairs=validation_pairs, test_pairs=test_pairs, seed=seed)
+    claim_folder(out, "site study", cfg, overwrite=overwrite)
+    note_resume(f"finished DAS runs are kept in {out}.parts/; run the same command to resume")
+    results = run_site_study(cfg, out, log=log_line)
+    table = Table(title=f"DAS on {variable}, mean over {len(models)} model(s)")
+    for column in ("site", "scheme", "k", "validation IIA", "test IIA"):
+        table.add_column(column, justify="left" if column in ("site", "scheme") else "right")
+    for s in results["summary"]:
+        table.add_row(s["site"], s["mode"], str(s["k"]), f"{s['validation_iia']:.3f}", f"{s['test_iia']:.3f}")
+    out_console.print(table)
+    chosen = results["chosen"]
+    out_console.print(f"best on validation: {chosen['site']}, {chosen['mode']}, k={chosen['k']}: test IIA "
+                      f"{chosen['test_iia']:.3f}; {results['seconds']:.0f} s; table in {out}/", highlight=False)
+    if json_out:
+        emit_json({"rows": results["rows"], "summary": results["summary"], "chosen": chosen, "out": str(out)})

@@ -1,0 +1,41 @@
+"""DAS within one model at one site: the building block of the studies that choose a variable or a site.
+
+A study compares settings (a candidate variable, a site, a pair scheme, a k) by the validation IIA
+of the best step, and reports the held-out test IIA beside it, so the choice never sees the test pairs.
+"""
+
+from __future__ import annotations
+
+import time
+
+from mas.align import AlignConfig, AlignmentTrainer, direction_key
+from mas.evaluate import evaluate_iia
+from mas.models import ModelAdapter
+from mas.tasks import CausalModel
+from mas.tasks.pairs import Mode, PairSet, build_pairs
+
+DAS = (0, 0)
+
+
+def study_pairs(
+    task: CausalModel, variable: str, sizes: tuple[int, int, int], seed: int, mode: Mode = "single"
+) -> tuple[PairSet, PairSet, PairSet]:
+    """Training, validation and test pairs for one variable, from independent seeds."""
+    return tuple(  # type: ignore[return-value]
+        build_pairs(task, task, n, {variable: variable}, mode, seed=seed * 3 + i) for i, n in enumerate(sizes)
+    )
+
+
+def das_score(
+    adapter: ModelAdapter, site: str, align: AlignConfig, pairs: tuple[PairSet, PairSet, PairSet],
+    show_progress: bool = True,
+) -> dict:
+    """Best-step validation IIA and held-out test IIA (trial and token) of DAS at `site`."""
+    began = time.perf_counter()
+    train, validation, test = pairs
+    trainer = AlignmentTrainer([adapter], [site], align)
+    fit = trainer.fit({DAS: train}, {DAS: validation}, show_progress=show_progress, select=[DAS])
+    score = evaluate_iia(trainer, fit.rotations, {DAS: test})[DAS]
+    best = max(r["val_trial"][direction_key(DAS)] for r in fit.history)
+    return {"validation_iia": best, "test_iia": score.trial, "test_token_iia": score.token, "steps": fit.steps,
+            "seconds": round(time.perf_counter() - began, 1)}
