@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import mas.experiments.figure_2ab as figure_2ab
 from mas.cli import app
+from mas.evaluate import bootstrap_interval
 from mas.experiments.figure_2ab import MEASURES, SITES
 from mas.io import read_json
 from mas.models import TaskModelConfig, TransformerModel, save_checkpoint
@@ -80,31 +81,45 @@ def models_dir(tiny_gru_folders: list[Path], tmp_path: Path) -> Path:
 
 def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "fig"
-    args = ["figure", "2ab", "--models-dir", models_dir, "--out", out, "--transformer-seeds", "0", "--steps", "2",
-            "--train-pairs", "64", "--test-pairs", "32", "--k-hidden", "8", "--k-embed", "8", *SMALL, "--json"]
+    args = ["figure", "2ab", "--models-dir", models_dir, "--out", out, "--transformer-seeds", "0", "--seeds", "0,1",
+            "--steps", "2", "--train-pairs", "64", "--test-pairs", "32", "--k-hidden", "8", "--k-embed", "8",
+            "--b2-site", "layers.1", "--b2-k", "4", *SMALL, "--json"]
     summary = last_json(run(*args))["summary"]
+    panels = {"a": SITES, "b": SITES, "b2": ["hidden"]}
     assert {(e["panel"], e["site"], e["measure"]) for e in summary} == {
-        (p, s, m) for p in "ab" for s in SITES for m in MEASURES
+        (p, s, m) for p, sites in panels.items() for s in sites for m in MEASURES
     }
+    # One GRU pair in panel a, each of the 2 GRUs with the (cycled) transformer in b and b′; 2 seeds.
+    pairs = {"a": 1, "b": 2, "b2": 2}
     for entry in summary:
-        assert 0.0 <= entry["cross_mean"] <= 1.0 + 1e-9 and entry["self_gru"] is not None
+        cross = entry["cross"]
+        assert 0.0 <= cross["low"] <= cross["mean"] <= cross["high"] <= 1.0 + 1e-9 and entry["self_gru"] is not None
+        assert cross["n"] == pairs[entry["panel"]] * (2 if entry["measure"] == "mas_iia" else int(SMALL[1]))
         assert (entry["self_transformer"] is None) == (entry["panel"] == "a")
         if entry["measure"] != "mas_iia":
-            assert entry["self_gru"] == pytest.approx(1.0)
+            assert entry["self_gru"]["mean"] == pytest.approx(1.0)
     assert {p.name for p in out.iterdir()} == {"figure_2ab.png", "table.csv", "results.json", "mas", "mas-run.json"}
-    # Panel a: one GRU pair; panel b: each of the 2 GRUs with the (cycled) transformer; 2 sites each.
     runs = sorted((out / "mas").iterdir())
-    assert len(runs) == (1 + 2) * 2
+    assert len(runs) == 2 * (pairs["a"] * 2 + pairs["b"] * 2 + pairs["b2"])
     # One swapped embedding names a token, not a count: the embeddings are aligned stepwise.
-    modes = {run.name.split("-")[1]: read_json(run / "results.json")["job"]["mode"] for run in runs}
-    assert modes == {"embeddings": "stepwise", "hidden": "single"}
+    jobs = {tuple(run.name.split("-")[:2]): read_json(run / "results.json")["job"] for run in runs}
+    assert {place: job["mode"] for place, job in jobs.items()} == {
+        ("a", "embeddings"): "stepwise", ("a", "hidden"): "single", ("b", "embeddings"): "stepwise",
+        ("b", "hidden"): "single", ("b2", "hidden"): "stepwise"}
+    assert jobs[("b2", "hidden")]["sites"] == ["hidden", "layers.1"] and jobs[("b", "hidden")]["sites"][1] == "layers.0"
     saved = read_json(out / "results.json")
     assert saved["summary"] == summary
+    # Each MAS bar is the bootstrap interval of one value per run (pair × seed), each run its own seed.
+    mas_rows = [r for r in saved["rows"] if (r["panel"], r["site"], r["measure"], r["kind"]) == ("b", "hidden", "mas_iia", "cross")]
+    assert sorted(r["seed"] for r in mas_rows) == [0, 0, 1, 1]
+    bar = next(e for e in summary if (e["panel"], e["site"], e["measure"]) == ("b", "hidden", "mas_iia"))
+    assert bar["cross"] == bootstrap_interval([r["value"] for r in mas_rows]).as_dict()
     lines = (out / "table.csv").read_text().splitlines()
-    assert lines[0].startswith("panel,site,model_a") and len(lines) == 1 + len(saved["rows"])
+    assert lines[0].startswith("panel,site,model_a") and "seed" in lines[0] and len(lines) == 1 + len(saved["rows"])
 
-    # A second run (say, after a crash) reuses every finished comparison.
-    monkeypatch.setattr(figure_2ab, "_compare", lambda *a: pytest.fail("a finished comparison was run again"))
+    # A second run (say, after a crash) reuses every finished MAS run and similarity.
+    monkeypatch.setattr(figure_2ab, "run_alignment", lambda *a: pytest.fail("a finished MAS run was run again"))
+    monkeypatch.setattr(figure_2ab, "model_activations", lambda *a: pytest.fail("a finished similarity was run again"))
     assert last_json(run(*args))["summary"] == summary
     assert len(list((out / "mas").iterdir())) == len(runs)
 

@@ -95,14 +95,24 @@ def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
     claims = {spec.name: spec.claims for spec in FIGURES}
 
     def row(panel: str, site: str, measure: str, value: float, kind: str = "cross") -> dict:
-        return {"panel": panel, "site": site, "measure": measure, "kind": kind, "value": value}
+        # MAS: one row per run; CKA/RSA: one row per pair, its values one per subsample.
+        values = [value] if measure == "mas_iia" else [value - 0.01, value + 0.01]
+        return {"panel": panel, "site": site, "measure": measure, "kind": kind, "value": value, "values": values,
+                "arch_a": "gru", "site_b": "layers.1" if panel == "b2" else "hidden"}
 
-    rows = [row(p, s, m, v + 0.01 * i) for i in range(3) for p in "ab" for s in ("embeddings", "hidden")
+    panels = [(p, s) for p in "ab" for s in ("embeddings", "hidden")]
+    rows = [row(p, s, m, v + 0.01 * i) for i in range(3) for p, s in panels
             for m, v in (("mas_iia", 0.9 if p == "a" else 0.1), ("cka_linear", 0.8), ("rsa_cosine_spearman", 0.5))]
     rows.append(row("b", "hidden", "mas_iia", 1.0, kind="self"))  # self values are not cross values
     judged = [c.judge() for c in claims["2ab"]({"rows": rows})]
-    assert [c["ours"]["n"] for c in judged] == [3, 3, 3, 3]
+    assert [c["ours"]["n"] for c in judged] == [3, 3, 3, 3] and judged[0]["other"]["n"] == 6
     assert [c["verdict"] for c in judged] == ["holds", "does not hold", "holds", "holds"]
+    # Panel b′ adds its own claims, naming the transformer site it compares.
+    rows += [row("b2", "hidden", m, v + 0.01 * i) for i in range(3)
+             for m, v in (("mas_iia", 0.7), ("cka_linear", 0.8), ("rsa_cosine_spearman", 0.5))]
+    judged_b2 = [c.judge() for c in claims["2ab"]({"rows": rows})][4:]
+    assert [c["figure"] for c in judged_b2] == ["2b′", "2b′"] and "layers.1" in judged_b2[0]["claim"]
+    assert [c["verdict"] for c in judged_b2] == ["holds", "does not hold"]
 
     names = ["toxic-0", "toxic-1", "nontoxic-0"]
     matrix = [[1.0, 0.8, 0.2], [0.7, 1.0, 0.3], [0.25, 0.35, 1.0]]

@@ -19,8 +19,12 @@ from mas.cli import (
     note_resume,
     out_console,
 )
-from mas.experiments.figure_2ab import PANELS, Figure2abConfig, run_figure_2ab
+from mas.experiments.figure_2ab import PANEL_LABELS, PANELS, Figure2abConfig, run_figure_2ab
 from mas.run_folder import claim_folder
+
+
+def _interval(point: dict | None) -> str:
+    return "-" if point is None else f"{point['mean']:.3f} [{point['low']:.3f}, {point['high']:.3f}]"
 
 
 @figure_command("2ab")
@@ -29,6 +33,7 @@ def figure_2ab(
     out: Path = typer.Option(RUNS / "figure_2ab", help="Run folder."),
     gru_seeds: str = typer.Option("0,1", help="Comma-separated GRU seeds (at least two)."),
     transformer_seeds: str = typer.Option("0,1", help="Comma-separated 2-layer transformer seeds."),
+    seeds: str = typer.Option("0,1,2", help="Comma-separated MAS alignment seeds: one MAS run per comparison and seed."),
     steps: int = typer.Option(600, help="Maximum MAS steps per run."),
     train_pairs: int = typer.Option(4096, help="MAS training pairs per direction."),
     test_pairs: int = typer.Option(1000, help="Held-out pairs per direction."),
@@ -36,28 +41,33 @@ def figure_2ab(
     k_embed: int = typer.Option(32, help="Aligned subspace size at the embeddings."),
     embedding_mode: str = typer.Option("stepwise", help="MAS pairs at the embeddings: stepwise or single."),
     hidden_mode: str = typer.Option("single", help="MAS pairs at the hidden state: single or stepwise."),
+    b2_site: str = typer.Option("layers.1", help="Panel b′: the transformer site compared with the GRU's hidden state "
+                                "(where DAS within the transformer works; see `mas site-study`); empty: no panel b′."),
+    b2_mode: str = typer.Option("stepwise", help="Panel b′: MAS pairs, single or stepwise."),
+    b2_k: int = typer.Option(64, help="Panel b′: aligned subspace size."),
     repeats: int = typer.Option(10, help="Row subsamples for CKA and RSA."),
     rows: int = typer.Option(1000, help="Rows per subsample."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, help="Seed of the CKA/RSA stimuli and row subsamples."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Figures 2a/2b: MAS IIA, linear CKA and cosine/Spearman RSA at embeddings and hidden states."""
     gru, transformer = int_list(gru_seeds, "GRU seeds"), int_list(transformer_seeds, "transformer seeds")
-    cfg = Figure2abConfig(models_dir=models_dir, gru_seeds=gru, transformer_seeds=transformer, steps=steps,
-                          train_pairs=train_pairs, test_pairs=test_pairs, k_hidden=k_hidden, k_embed=k_embed,
-                          embedding_mode=embedding_mode, hidden_mode=hidden_mode, repeats=repeats, rows=rows, seed=seed)
+    cfg = Figure2abConfig(models_dir=models_dir, gru_seeds=gru, transformer_seeds=transformer,
+                          seeds=int_list(seeds, "--seeds"), steps=steps, train_pairs=train_pairs, test_pairs=test_pairs,
+                          k_hidden=k_hidden, k_embed=k_embed, embedding_mode=embedding_mode, hidden_mode=hidden_mode,
+                          b2_site=b2_site.strip() or None, b2_mode=b2_mode, b2_k=b2_k, repeats=repeats, rows=rows,
+                          seed=seed)
     claim_folder(out, "figure 2ab", cfg, overwrite=overwrite)
     note_resume(f"finished comparisons are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
     results = run_figure_2ab(cfg, out, log=log_line)
-    table = Table(title="Figures 2a/2b: cross (mean ± std) and self values")
+    table = Table(title="Figures 2a/2b: mean [95 % bootstrap interval] over runs")
     for column in ("panel", "site", "measure", "cross", "self GRU", "self transformer", "control"):
         table.add_column(column, justify="left" if column in ("panel", "site", "measure") else "right")
     for e in results["summary"]:
-        cross = f"{e['cross_mean']:.3f} ± {e['cross_std']:.3f}"
-        table.add_row(f"{e['panel']} {PANELS[e['panel']]}", e["site"], e["measure"], cross,
-                      *("-" if e[k] is None else f"{e[k]:.3f}" for k in ("self_gru", "self_transformer", "control")))
+        table.add_row(f"{PANEL_LABELS[e['panel']]} {PANELS[e['panel']]}", f"{e['site']} ({e['site_a']}/{e['site_b']})",
+                      e["measure"], *(_interval(e[k]) for k in ("cross", "self_gru", "self_transformer", "control")))
     out_console.print(table)
     seconds = round(time.perf_counter() - start, 1)
     out_console.print(f"{seconds:.0f} s; figure, table.csv and results.json in {out}/")

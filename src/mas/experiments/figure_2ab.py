@@ -1,15 +1,21 @@
 """Figure 2a/2b: MAS beside CKA and RSA, GRU vs GRU and GRU vs transformer, at two sites.
 
 Every comparison of two models is scored at the input embeddings and at the hidden state, once
-causally (held-out MAS IIA; the cross value is the mean of the two cross directions, and the run's
-own self directions give each model's value against itself) and once correlationally (linear CKA
-and cosine/Spearman RSA on the same stimuli, mean over row subsamples; a model against itself gives
-the reference value). Pairs and stimuli come from the first model's task, so the GRU comes first:
-GRUs are trained without void tokens. Models are trained on first use.
+causally (held-out MAS IIA, one run per alignment seed; a run's cross value is the mean of its two
+cross directions, and its own self directions give each model's value against itself) and once
+correlationally (linear CKA and cosine/Spearman RSA on the same stimuli, over row subsamples; a
+model against itself gives the reference value). Each bar is a mean with a 95 % bootstrap interval
+over its runs: MAS over model pairs × seeds, CKA and RSA over model pairs × subsamples. Pairs and
+stimuli come from the first model's task, so the GRU comes first: GRUs are trained without void
+tokens. Models are trained on first use.
 
 At the embeddings MAS uses stepwise pairs by default: one swapped token embedding names a token, not
 a count, so a single-position swap there cannot move the count however well the spaces align, while
 swapping every embedding up to t moves it exactly when the aligned subspace carries the token types.
+
+Panel b′ repeats panel b's hidden-state comparison at the transformer site, pair scheme and k where
+DAS within the transformer works (see `mas site-study`): at panel b's `layers.0` with single pairs
+the transformer's count cannot be moved even within the model, so panel b has no ceiling.
 """
 
 from __future__ import annotations
@@ -24,82 +30,100 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from mas.align import AlignConfig
+from mas.evaluate import bootstrap_interval
 from mas.experiments.activations import model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
 from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
-from mas.plots import plt, save_figure
+from mas.plots import interval_yerr, plt, save_figure
+from mas.tasks.pairs import Mode
 
 # Where each architecture keeps the state of each site class; the transformer's hidden state is
-# the residual stream after the first of its two layers.
+# the residual stream after the first of its two layers (panel b′ names its own transformer site).
 SITES = {"embeddings": {"gru": "embed", "transformer": "embed"}, "hidden": {"gru": "hidden", "transformer": "layers.0"}}
 CORRELATIONAL = ("cka_linear", "rsa_cosine_spearman")
 MEASURES = ("mas_iia", *CORRELATIONAL)
-PANELS = {"a": "GRU – GRU", "b": "GRU – Transformer"}
-COLUMNS = ("panel", "site", "model_a", "model_b", "arch_a", "arch_b", "site_a", "site_b", "kind", "measure", "value", "std",
-           "n")
+PANELS = {"a": "GRU – GRU", "b": "GRU – Transformer", "b2": "GRU – Transformer"}
+PANEL_LABELS = {"a": "a", "b": "b", "b2": "b′"}
+COLUMNS = ("panel", "site", "model_a", "model_b", "arch_a", "arch_b", "site_a", "site_b", "mode", "k", "seed", "kind",
+           "measure", "value", "std", "n")
 
 
 class Figure2abConfig(BaseModel):
-    """Which seeds to compare and how long MAS may train."""
+    """Which models and alignment seeds to compare and how long MAS may train."""
 
     models_dir: Path = Path("runs/models")
     gru_seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=2)
     transformer_seeds: list[int] = Field(default_factory=lambda: [0, 1], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1, description="MAS alignment seeds")
     k_hidden: int = Field(32, ge=1)
     k_embed: int = Field(32, ge=1, description="the hidden-state k by default, so the two sites differ only in place")
     steps: int = Field(600, ge=1, description="maximum MAS steps per run")
-    embedding_mode: Literal["single", "stepwise"] = "stepwise"
-    hidden_mode: Literal["single", "stepwise"] = "single"
+    embedding_mode: Mode = "stepwise"
+    hidden_mode: Mode = "single"
+    b2_site: str | None = Field("layers.1", description="panel b′'s transformer site; None leaves the panel out")
+    b2_mode: Mode = "stepwise"
+    b2_k: int = Field(64, ge=1)
     train_pairs: int = Field(4096, ge=1)
     test_pairs: int = Field(1000, ge=1)
     repeats: int = Field(10, ge=1)
     rows: int = Field(1000, ge=4)
     per_count: int = Field(15, ge=1)
-    seed: int = 0
+    seed: int = Field(0, description="seed of the CKA/RSA stimuli and row subsamples")
 
-    def comparisons(self) -> Iterator[tuple[str, TrainConfig, TrainConfig]]:
-        """Panel a: every pair of GRU seeds. Panel b: the i-th GRU with the i-th transformer (cycling)."""
+    def comparisons(self) -> Iterator[tuple[str, str, TrainConfig, TrainConfig]]:
+        """(panel, site class, first model, second model). Panel a: every pair of GRU seeds; panels b and
+        b′: the i-th GRU with the i-th transformer (cycling)."""
         grus = [TrainConfig(task="multi_object", arch="gru", seed=s) for s in self.gru_seeds]
         transformers = [TrainConfig(task="multi_object", arch="transformer", seed=s) for s in self.transformer_seeds]
-        for a, b in combinations(grus, 2):
-            yield "a", a, b
-        for i in range(max(len(grus), len(transformers))):
-            yield "b", grus[i % len(grus)], transformers[i % len(transformers)]
+        mixed = [(grus[i % len(grus)], transformers[i % len(transformers)]) for i in range(max(len(grus), len(transformers)))]
+        panels = [("a", list(combinations(grus, 2)), list(SITES)), ("b", mixed, list(SITES))]
+        if self.b2_site:
+            panels.append(("b2", mixed, ["hidden"]))
+        for panel, pairs, sites in panels:
+            for site in sites:
+                for a, b in pairs:
+                    yield panel, site, a, b
 
-    def k(self, site: str) -> int:
-        return self.k_hidden if site == "hidden" else self.k_embed
+    def place(self, panel: str, site: str, arch: str) -> str:
+        return self.b2_site if (panel, arch) == ("b2", "transformer") else SITES[site][arch]  # type: ignore[return-value]
 
-    def mode(self, site: str) -> Literal["single", "stepwise"]:
-        return self.hidden_mode if site == "hidden" else self.embedding_mode
+    def k(self, panel: str, site: str) -> int:
+        return self.b2_k if panel == "b2" else self.k_hidden if site == "hidden" else self.k_embed
+
+    def mode(self, panel: str, site: str) -> Mode:
+        return self.b2_mode if panel == "b2" else self.hidden_mode if site == "hidden" else self.embedding_mode
 
 
 def run_figure_2ab(
     cfg: Figure2abConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print
 ) -> dict:
-    """Train or reuse the models, score every comparison at both sites, write PNG, CSV and JSON.
+    """Train or reuse the models, score every comparison (MAS once per seed), write PNG, CSV and JSON.
 
-    Each comparison's MAS run folder and rows are kept in `<out>.parts/` as soon as they exist, so
-    an interrupted figure redoes only the comparisons that had not finished.
+    Each MAS run's folder and each comparison's CKA/RSA values are kept in `<out>.parts/` as soon as
+    they exist, with the inputs that made them, so an interrupted figure redoes only what had not
+    finished. Seeds go in the outer loop, so a partial run already covers every comparison.
     """
     start = time.perf_counter()
     parts = out.with_name(f"{out.name}.parts")
-    runs = [(panel, pair, site) for panel, *pair in cfg.comparisons() for site in SITES]
+    comparisons = list(cfg.comparisons())
     rows: list[dict] = []
     names: list[str] = []
-    for i, (panel, pair, site) in enumerate(runs, 1):
+    steps = [(seed, c) for seed in cfg.seeds for c in comparisons]
+    for i, (seed, (panel, site, *pair)) in enumerate(steps, 1):
         # Models are trained on first use, so the comparisons of already trained models come first.
         paths = [ensure_model(c, cfg.models_dir, show_progress) for c in pair]
+        comparison = _Comparison(cfg, panel, site, (pair[0].arch, pair[1].arch), paths)
         began = time.perf_counter()
-        log(f"[{i}/{len(runs)}] panel {panel}, {site}: {paths[0].name} vs {paths[1].name}")
-        name = f"{panel}-{site}-{paths[0].name}-{paths[1].name}"
+        log(f"[{i}/{len(steps)}] panel {PANEL_LABELS[panel]}, {site}, seed {seed}: "
+            f"{paths[0].name} ({comparison.sites[0]}) vs {paths[1].name} ({comparison.sites[1]})")
+        name = f"{comparison.name}-seed{seed}"
         names.append(name)
-        key = {"config": cfg.model_dump(mode="json", exclude={"models_dir", "gru_seeds", "transformer_seeds"}),
-               "panel": panel, "site": site, "models": [read_json(p / "config.json") for p in paths]}
-        new = cached_result(parts / f"{name}.json", key, lambda: _compare(
-            cfg, panel, site, (pair[0].arch, pair[1].arch), paths, parts / name, show_progress))
+        # CKA and RSA train nothing, so they are computed once; first, so bad sites or rows fail before MAS.
+        new = comparison.similarity_rows(parts) if seed == cfg.seeds[0] else []
+        new += comparison.mas_rows(seed, parts, name, show_progress)
         rows += new
-        scores = "; ".join(f"{r['kind']} {r['measure']} {r['model_a']}/{r['model_b']} {r['value']:.3f}" for r in new)
+        scores = "; ".join(f"{r['kind']} {r['measure']} {r['value']:.3f}" for r in new if r["kind"] != "self")
         log(f"  {scores}  [{time.perf_counter() - began:.0f} s]")
     summary = summarize_rows(rows)
     results = {"summary": summary, "rows": rows, "seconds": round(time.perf_counter() - start, 1),
@@ -109,43 +133,68 @@ def run_figure_2ab(
             shutil.copytree(parts / name, folder / "mas" / name)
         write_json(folder / "results.json", results)
         write_csv(folder / "table.csv", rows, COLUMNS)
-        plot_figure_2ab(summary, folder / "figure_2ab.png")
+        plot_figure_2ab(summary, cfg, folder / "figure_2ab.png")
     return results
 
 
-def _compare(
-    cfg: Figure2abConfig, panel: str, site: str, arches: tuple[str, str], paths: list[Path], run: Path,
-    show_progress: bool,
-) -> list[dict]:
-    """Rows for one model pair at one site class: cross, self and control values of every measure."""
-    sites = [SITES[site][arch] for arch in arches]
-    names = [p.name for p in paths]
-    x, y = model_activations(paths, sites, cfg.per_count, cfg.seed)  # first: bad sites or rows fail before MAS
-    align = AlignConfig(k=cfg.k(site), steps=cfg.steps, seed=cfg.seed)
-    job = AlignmentJob(models=paths, sites=sites, mode=cfg.mode(site), train_pairs=cfg.train_pairs,
-                       test_pairs=cfg.test_pairs, align=align)
-    mas = run_alignment(job, run, show_progress)
+class _Comparison:
+    """Two models of one panel at one site class: their MAS runs and their CKA/RSA values, as rows."""
 
-    def row(kind: str, measure: str, pair: tuple[int, int], values: list[float]) -> dict:
-        return {"panel": panel, "site": site, "model_a": names[pair[0]], "model_b": names[pair[1]],
-                "site_a": sites[pair[0]], "site_b": sites[pair[1]], "kind": kind, "measure": measure,
-                "arch_a": arches[pair[0]], "arch_b": arches[pair[1]], "value": float(np.mean(values)),
-                "std": float(np.std(values)), "n": len(values), "values": values}
+    def __init__(self, cfg: Figure2abConfig, panel: str, site: str, arches: tuple[str, str], paths: list[Path]) -> None:
+        self.cfg, self.panel, self.site, self.arches, self.paths = cfg, panel, site, arches, paths
+        self.sites = [cfg.place(panel, site, arch) for arch in arches]
+        self.models = [p.name for p in paths]
+        self.configs = [read_json(p / "config.json") for p in paths]
+        self.name = f"{panel}-{site}-{self.models[0]}-{self.models[1]}"
 
-    iia = mas["iia"]
-    rows = [row("cross", "mas_iia", (0, 1), [iia["0->1"], iia["1->0"]]),
-            row("control", "mas_iia", (0, 1), [mas["control_iia"]]),
-            row("self", "mas_iia", (0, 0), [iia["0->0"]]),
-            row("self", "mas_iia", (1, 1), [iia["1->1"]])]
-    scored = {(0, 1): (x, y), (0, 0): (x, x), (1, 1): (y, y)}
-    for pair, (left, right) in scored.items():
-        values = repeated_similarity(left, right, CORRELATIONAL, cfg.rows, cfg.repeats, cfg.seed)
-        rows += [row("cross" if pair == (0, 1) else "self", m, pair, values[m]) for m in CORRELATIONAL]
-    return rows
+    def row(self, kind: str, measure: str, pair: tuple[int, int], values: list[float], seed: int | None) -> dict:
+        return {"panel": self.panel, "site": self.site, "model_a": self.models[pair[0]], "model_b": self.models[pair[1]],
+                "site_a": self.sites[pair[0]], "site_b": self.sites[pair[1]], "arch_a": self.arches[pair[0]],
+                "arch_b": self.arches[pair[1]], "mode": self.cfg.mode(self.panel, self.site),
+                "k": self.cfg.k(self.panel, self.site), "seed": seed, "kind": kind, "measure": measure,
+                "value": float(np.mean(values)), "std": float(np.std(values)), "n": len(values), "values": values}
+
+    def mas_rows(self, seed: int, parts: Path, name: str, show_progress: bool) -> list[dict]:
+        """One MAS run: its cross value (mean of the two cross directions), control and self values."""
+        cfg = self.cfg
+        align = AlignConfig(k=cfg.k(self.panel, self.site), steps=cfg.steps, seed=seed)
+        job = AlignmentJob(models=self.paths, sites=self.sites, mode=cfg.mode(self.panel, self.site),
+                           train_pairs=cfg.train_pairs, test_pairs=cfg.test_pairs, align=align)
+        key = {"job": job.model_dump(mode="json", exclude={"models"}), "models": self.configs}
+        mas = cached_result(parts / f"{name}.json", key, lambda: run_alignment(job, parts / name, show_progress))
+        iia = mas["iia"]
+        return [self.row("cross", "mas_iia", (0, 1), [iia["0->1"], iia["1->0"]], seed),
+                self.row("control", "mas_iia", (0, 1), [mas["control_iia"]], seed),
+                self.row("self", "mas_iia", (0, 0), [iia["0->0"]], seed),
+                self.row("self", "mas_iia", (1, 1), [iia["1->1"]], seed)]
+
+    def similarity_rows(self, parts: Path) -> list[dict]:
+        """CKA and RSA over row subsamples, between the two models and of each with itself."""
+        cfg = self.cfg
+        key = {"sites": self.sites, "per_count": cfg.per_count, "rows": cfg.rows, "repeats": cfg.repeats,
+               "seed": cfg.seed, "models": self.configs}
+        scored = cached_result(parts / f"{self.name}-similarity.json", key, self._similarity)
+        return [self.row("cross" if a != b else "self", m, (a, b), values, None)
+                for (a, b), by_measure in zip([(0, 1), (0, 0), (1, 1)], scored) for m, values in by_measure.items()]
+
+    def _similarity(self) -> list[dict[str, list[float]]]:
+        cfg = self.cfg
+        x, y = model_activations(self.paths, self.sites, cfg.per_count, cfg.seed)
+        return [repeated_similarity(left, right, CORRELATIONAL, cfg.rows, cfg.repeats, cfg.seed)
+                for left, right in ((x, y), (x, x), (y, y))]
+
+
+def bar_values(rows: list[dict], panel: str, site: str, measure: str, kind: str = "cross",
+               arch: str | None = None) -> list[float]:
+    """The values one bar pools: one per MAS run (model pair × seed), one per CKA/RSA subsample and pair."""
+    mine = [r for r in rows if (r["panel"], r["site"], r["measure"], r["kind"]) == (panel, site, measure, kind)
+            and arch in (None, r["arch_a"])]
+    return [v for r in mine for v in (r["values"] if measure in CORRELATIONAL else [r["value"]])]
 
 
 def summarize_rows(rows: list[dict]) -> list[dict]:
-    """Per panel, site and measure: the cross value pooled over comparisons, and each architecture's self value."""
+    """Per panel, site and measure: mean and 95 % bootstrap interval of the cross values, each
+    architecture's self values and the control, with the sites and scheme compared."""
     summary = []
     for panel in PANELS:
         for site in SITES:
@@ -153,47 +202,56 @@ def summarize_rows(rows: list[dict]) -> list[dict]:
                 mine = [r for r in rows if (r["panel"], r["site"], r["measure"]) == (panel, site, measure)]
                 if not mine:
                     continue
-                cross = [v for r in mine if r["kind"] == "cross" for v in r["values"]]
-                entry = {"panel": panel, "site": site, "measure": measure,
-                         "cross_mean": float(np.mean(cross)), "cross_std": float(np.std(cross))}
+                entry = {"panel": panel, "site": site, "measure": measure, "site_a": mine[0]["site_a"],
+                         "site_b": mine[0]["site_b"], "mode": mine[0]["mode"], "k": mine[0]["k"],
+                         "cross": _interval(bar_values(rows, panel, site, measure))}
                 for arch in ("gru", "transformer"):
-                    own = [r["value"] for r in mine if r["kind"] == "self" and r["arch_a"] == arch]
-                    entry[f"self_{arch}"] = float(np.mean(own)) if own else None
-                controls = [r["value"] for r in mine if r["kind"] == "control"]
-                entry["control"] = float(np.mean(controls)) if controls else None
+                    entry[f"self_{arch}"] = _interval(bar_values(rows, panel, site, measure, "self", arch))
+                entry["control"] = _interval(bar_values(rows, panel, site, measure, "control"))
                 summary.append(entry)
     return summary
 
 
-def plot_figure_2ab(summary: list[dict], path: Path) -> None:
-    """Two panels; per site MAS IIA on the left axis, CKA and RSA on the right, self values dashed."""
+def _interval(values: list[float]) -> dict | None:
+    return bootstrap_interval(values).as_dict() if values else None
+
+
+def plot_figure_2ab(summary: list[dict], cfg: Figure2abConfig, path: Path) -> None:
+    """One panel per comparison; per site MAS IIA on the left axis, CKA and RSA on the right, each bar
+    with its 95 % bootstrap interval; self values as black lines."""
     labels = {"mas_iia": "MAS IIA", "cka_linear": "CKA (linear)", "rsa_cosine_spearman": "RSA (cosine, Spearman)"}
     colours = {"mas_iia": "tab:blue", "cka_linear": "tab:orange", "rsa_cosine_spearman": "tab:green"}
     selves = {"self_gru": ("--", "self: GRU"), "self_transformer": (":", "self: Transformer")}
     width = 0.26
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
-    for ax, (panel, title) in zip(axes, PANELS.items()):
+    panels = [p for p in PANELS if any(e["panel"] == p for e in summary)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), sharey=True, squeeze=False)
+    for ax, panel in zip(axes[0], panels):
         right = ax.twinx()
+        sites = [s for s in SITES if any((e["panel"], e["site"]) == (panel, s) for e in summary)]
         for j, measure in enumerate(MEASURES):
             on = ax if measure == "mas_iia" else right
-            for i, site in enumerate(SITES):
+            for i, site in enumerate(sites):
                 key = (panel, site, measure)
                 entry = next((e for e in summary if (e["panel"], e["site"], e["measure"]) == key), None)
                 if entry is None:
                     continue
                 x = i + (j - 1) * width
-                on.bar(x, entry["cross_mean"], width, yerr=entry["cross_std"], capsize=3, color=colours[measure],
-                       label=labels[measure] if i == 0 else None)
+                on.bar(x, entry["cross"]["mean"], width, yerr=interval_yerr([entry["cross"]]), capsize=3,
+                       color=colours[measure], label=labels[measure] if i == 0 else None)
                 for field, (style, label) in selves.items():
                     if entry[field] is not None:
-                        on.hlines(entry[field], x - width / 2, x + width / 2, colors="black", linestyles=style,
+                        on.hlines(entry[field]["mean"], x - width / 2, x + width / 2, colors="black", linestyles=style,
                                   linewidth=1.2, label=label if (i, j) == (0, 0) else None)
-        ax.set_xticks(range(len(SITES)), ["embeddings", "hidden states"])
+        ticks = {"embeddings": "embeddings", "hidden": "hidden states"}
+        if panel == "b2":
+            ticks["hidden"] = f"hidden states\n(transformer {cfg.b2_site}, {cfg.b2_mode}, k={cfg.b2_k})"
+        ax.set_xticks(range(len(sites)), [ticks[s] for s in sites])
+        ax.set_xlim(-0.6, max(len(sites), 2) - 0.4)
         ax.set_ylim(0, 1.08)
         right.set_ylim(0, 1.08)
         ax.set_ylabel("MAS IIA (held-out)")
         right.set_ylabel("CKA / RSA")
-        ax.set_title(f"({panel}) {title}")
+        ax.set_title(f"({PANEL_LABELS[panel]}) {PANELS[panel]}")
         handles = [h for a in (ax, right) for h in a.get_legend_handles_labels()[0]]
         names = [n for a in (ax, right) for n in a.get_legend_handles_labels()[1]]
         right.legend(handles, names, fontsize=7, loc="lower left")

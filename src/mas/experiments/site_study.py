@@ -67,7 +67,7 @@ def run_site_study(
         for site, mode, k in settings:
             align = AlignConfig(k=k, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
             key = {"align": align.model_dump(mode="json"), "site": site, "mode": mode, "variable": cfg.variable,
-                   "pairs": sizes, "model": read_json(path / "config.json")}
+                   "pairs": list(sizes), "model": read_json(path / "config.json")}
             score = cached_result(parts / f"{adapter.name}-{site}-{mode}-k{k}.json", key,
                                   lambda: das_score(adapter, site, align, pairs[mode], show_progress))
             rows.append({"model": adapter.name, "site": site, "mode": mode, "k": k, **score})
