@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from pydantic import BaseModel, Field
+
 from mas.align import AlignConfig, AlignmentTrainer, direction_key
 from mas.evaluate import evaluate_iia
 from mas.models import ModelAdapter
@@ -15,6 +17,25 @@ from mas.tasks import CausalModel
 from mas.tasks.pairs import Mode, PairSet, build_pairs
 
 DAS = (0, 0)
+
+
+class DasBudget(BaseModel):
+    """How long DAS may train per setting, and how many pairs train, select and test it."""
+
+    steps: int = Field(300, ge=1)
+    lr: float = Field(3e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    train_pairs: int = Field(2048, ge=1)
+    validation_pairs: int = Field(256, ge=1)
+    test_pairs: int = Field(500, ge=1)
+    seed: int = 0
+
+    @property
+    def sizes(self) -> tuple[int, int, int]:
+        return self.train_pairs, self.validation_pairs, self.test_pairs
+
+    def align(self, k: int) -> AlignConfig:
+        return AlignConfig(k=k, steps=self.steps, lr=self.lr, batch_size=self.batch_size, seed=self.seed)
 
 
 def study_pairs(

@@ -24,7 +24,7 @@ import shutil
 import time
 from itertools import combinations
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator
 
 import numpy as np
 from pydantic import BaseModel, Field

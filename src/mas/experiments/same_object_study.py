@@ -13,32 +13,24 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.experiments.alignment import load_task_models
-from mas.experiments.das import das_score, study_pairs
+from mas.experiments.das import DasBudget, das_score, study_pairs
 from mas.io import staged_folder, write_csv, write_json
 from mas.tasks.same_object import CANDIDATES
 
 COLUMNS = ("candidate", "k", "validation_iia", "test_iia", "test_token_iia", "steps", "seconds")
 
 
-class StudyConfig(BaseModel):
+class StudyConfig(DasBudget):
     """The model, the candidates and the DAS budget per (candidate, k)."""
 
     model: Path
     candidates: list[str] = Field(default_factory=lambda: list(CANDIDATES), min_length=1)
     ks: list[int] = Field(default_factory=lambda: [4, 16, 64], min_length=1)
     site: str = "hidden"
-    steps: int = Field(300, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    train_pairs: int = Field(2048, ge=1)
-    validation_pairs: int = Field(256, ge=1)
-    test_pairs: int = Field(500, ge=1)
-    seed: int = 0
 
 
 def run_study(cfg: StudyConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print) -> dict:
@@ -57,10 +49,9 @@ def run_study(cfg: StudyConfig, out: Path, show_progress: bool = True, log: Call
     for name in cfg.candidates:
         cls, variable = CANDIDATES[name]
         task = cls(**model_cfg.task_options)
-        pairs = study_pairs(task, variable, (cfg.train_pairs, cfg.validation_pairs, cfg.test_pairs), cfg.seed)
+        pairs = study_pairs(task, variable, cfg.sizes, cfg.seed)
         for k in cfg.ks:
-            align = AlignConfig(k=k, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
-            rows.append({"candidate": name, "k": k, **das_score(adapter, cfg.site, align, pairs, show_progress)})
+            rows.append({"candidate": name, "k": k, **das_score(adapter, cfg.site, cfg.align(k), pairs, show_progress)})
             log(f"{name} k={k}: validation {rows[-1]['validation_iia']:.3f}, test {rows[-1]['test_iia']:.3f} "
                 f"[{rows[-1]['seconds']:.0f} s]")
     chosen = max(rows, key=lambda r: r["validation_iia"])

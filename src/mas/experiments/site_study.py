@@ -11,16 +11,16 @@ the test IIA reported beside it played no part in the choice. Each finished DAS 
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.experiments.alignment import load_task_models
-from mas.experiments.das import das_score, study_pairs
+from mas.experiments.das import DasBudget, das_score, study_pairs
 from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
 from mas.tasks.pairs import Mode
 
@@ -28,7 +28,7 @@ COLUMNS = ("model", "site", "mode", "k", "validation_iia", "test_iia", "test_tok
 SETTING = ("site", "mode", "k")
 
 
-class SiteStudyConfig(BaseModel):
+class SiteStudyConfig(DasBudget):
     """The models, the settings to try and the DAS budget per setting."""
 
     models: list[Path] = Field(min_length=1)
@@ -36,13 +36,6 @@ class SiteStudyConfig(BaseModel):
     sites: list[str] | None = Field(None, description="default: every site of the first model")
     modes: list[Mode] = Field(default_factory=lambda: ["single", "stepwise"], min_length=1)
     ks: list[int] = Field(default_factory=lambda: [16, 64], min_length=1)
-    steps: int = Field(300, ge=1)
-    lr: float = Field(3e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    train_pairs: int = Field(2048, ge=1)
-    validation_pairs: int = Field(256, ge=1)
-    test_pairs: int = Field(500, ge=1)
-    seed: int = 0
 
 
 def run_site_study(
@@ -59,17 +52,16 @@ def run_site_study(
         if max(cfg.ks) > width:
             raise MasError(f"k = {max(cfg.ks)} is wider than a site of {adapter.name} ({width})")
     parts = out.with_name(f"{out.name}.parts")
-    sizes = (cfg.train_pairs, cfg.validation_pairs, cfg.test_pairs)
     settings = [(site, mode, k) for site in sites for mode in cfg.modes for k in cfg.ks]
     rows = []
     for path, adapter, config in zip(cfg.models, adapters, configs):
-        pairs = {mode: study_pairs(config.build_task(), cfg.variable, sizes, cfg.seed, mode) for mode in cfg.modes}
+        pairs = {mode: study_pairs(config.build_task(), cfg.variable, cfg.sizes, cfg.seed, mode) for mode in cfg.modes}
         for site, mode, k in settings:
-            align = AlignConfig(k=k, steps=cfg.steps, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed)
+            align = cfg.align(k)
             key = {"align": align.model_dump(mode="json"), "site": site, "mode": mode, "variable": cfg.variable,
-                   "pairs": list(sizes), "model": read_json(path / "config.json")}
+                   "pairs": list(cfg.sizes), "model": read_json(path / "config.json")}
             score = cached_result(parts / f"{adapter.name}-{site}-{mode}-k{k}.json", key,
-                                  lambda: das_score(adapter, site, align, pairs[mode], show_progress))
+                                  partial(das_score, adapter, site, align, pairs[mode], show_progress))
             rows.append({"model": adapter.name, "site": site, "mode": mode, "k": k, **score})
             log(f"{adapter.name} {site} {mode} k={k}: validation {score['validation_iia']:.3f}, "
                 f"test {score['test_iia']:.3f} [{score['seconds']:.0f} s]")
