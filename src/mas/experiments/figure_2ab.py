@@ -223,11 +223,13 @@ def plot_figure_2ab(summary: list[dict], cfg: Figure2abConfig, path: Path) -> No
     colours = {"mas_iia": "tab:blue", "cka_linear": "tab:orange", "rsa_cosine_spearman": "tab:green"}
     selves = {"self_gru": ("--", "self: GRU"), "self_transformer": (":", "self: Transformer")}
     width = 0.26
-    panels = [p for p in PANELS if any(e["panel"] == p for e in summary)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), sharey=True, squeeze=False)
-    for ax, panel in zip(axes[0], panels):
+    panels = {p: [s for s in SITES if any((e["panel"], e["site"]) == (p, s) for e in summary)] for p in PANELS}
+    panels = {p: sites for p, sites in panels.items() if sites}
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * sum(map(len, panels.values())) + 1.5, 4.2), sharey=True,
+                             squeeze=False, width_ratios=[len(sites) for sites in panels.values()])
+    legend: dict[str, object] = {}
+    for ax, (panel, sites) in zip(axes[0], panels.items()):
         right = ax.twinx()
-        sites = [s for s in SITES if any((e["panel"], e["site"]) == (panel, s) for e in summary)]
         for j, measure in enumerate(MEASURES):
             on = ax if measure == "mas_iia" else right
             for i, site in enumerate(sites):
@@ -236,24 +238,24 @@ def plot_figure_2ab(summary: list[dict], cfg: Figure2abConfig, path: Path) -> No
                 if entry is None:
                     continue
                 x = i + (j - 1) * width
-                on.bar(x, entry["cross"]["mean"], width, yerr=interval_yerr([entry["cross"]]), capsize=3,
-                       color=colours[measure], label=labels[measure] if i == 0 else None)
+                legend[labels[measure]] = on.bar(x, entry["cross"]["mean"], width, yerr=interval_yerr([entry["cross"]]),
+                                                 capsize=3, color=colours[measure])
                 for field, (style, label) in selves.items():
                     if entry[field] is not None:
-                        on.hlines(entry[field]["mean"], x - width / 2, x + width / 2, colors="black", linestyles=style,
-                                  linewidth=1.2, label=label if (i, j) == (0, 0) else None)
+                        legend[label] = on.hlines(entry[field]["mean"], x - width / 2, x + width / 2, colors="black",
+                                                  linestyles=style, linewidth=1.2)
         ticks = {"embeddings": "embeddings", "hidden": "hidden states"}
         if panel == "b2":
-            ticks["hidden"] = f"hidden states\n(transformer {cfg.b2_site}, {cfg.b2_mode}, k={cfg.b2_k})"
+            ticks["hidden"] = f"hidden states\n(transformer {cfg.b2_site},\n{cfg.b2_mode}, k={cfg.b2_k})"
         ax.set_xticks(range(len(sites)), [ticks[s] for s in sites])
-        ax.set_xlim(-0.6, max(len(sites), 2) - 0.4)
+        ax.set_xlim(-0.5, len(sites) - 0.5)
         ax.set_ylim(0, 1.08)
         right.set_ylim(0, 1.08)
         ax.set_ylabel("MAS IIA (held-out)")
         right.set_ylabel("CKA / RSA")
         ax.set_title(f"({PANEL_LABELS[panel]}) {PANELS[panel]}")
-        handles = [h for a in (ax, right) for h in a.get_legend_handles_labels()[0]]
-        names = [n for a in (ax, right) for n in a.get_legend_handles_labels()[1]]
-        right.legend(handles, names, fontsize=7, loc="lower left")
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend), fontsize=8,
+               bbox_to_anchor=(0.5, -0.06), title="bars: cross, mean and 95 % bootstrap interval over runs; "
+               "lines: each model against itself", title_fontsize=8)
     fig.tight_layout()
     save_figure(fig, path)
