@@ -41,7 +41,7 @@ def figure_2ab(
     k_embed: int = typer.Option(32, help="Aligned subspace size at the embeddings."),
     embedding_mode: str = typer.Option("stepwise", help="MAS pairs at the embeddings: stepwise or single."),
     hidden_mode: str = typer.Option("single", help="MAS pairs at the hidden state: single or stepwise."),
-    b2_site: str = typer.Option("layers.1", help="Panel b′: the transformer site compared with the GRU's hidden state "
+    b2_site: str = typer.Option("embed", help="Panel b′: the transformer site compared with the GRU's hidden state "
                                 "(where DAS within the transformer works; see `mas site-study`); empty: no panel b′."),
     b2_mode: str = typer.Option("stepwise", help="Panel b′: MAS pairs, single or stepwise."),
     b2_k: int = typer.Option(64, help="Panel b′: aligned subspace size."),

@@ -53,7 +53,7 @@ def _claims_2ab(results: dict) -> list[Claim]:
     site = next((r["site_b"] for r in rows if r["panel"] == "b2"), None)
     if site is None:
         return claims
-    where = f"GRU–Transformer hidden states, transformer at {site} where DAS within it works"
+    where = f"GRU hidden state against the transformer's {site}, where DAS within the transformer works"
     return claims + [
         Claim("2b′", f"{where}: MAS IIA is low although CKA looks high",
               mas_label, cross("b2", "hidden", "mas_iia"), "below", cka_label, cross("b2", "hidden", "cka_linear")),
