@@ -164,7 +164,8 @@ class _Comparison:
         align = AlignConfig(k=cfg.k(self.panel, self.site), steps=cfg.steps, seed=seed)
         job = AlignmentJob(models=self.paths, sites=self.sites, mode=cfg.mode(self.panel, self.site),
                            train_pairs=cfg.train_pairs, test_pairs=cfg.test_pairs, align=align)
-        key = {"job": job.model_dump(mode="json", exclude={"models"}), "models": self.configs}
+        # Unset optional settings are left out of the key, so a new optional setting keeps the finished runs.
+        key = {"job": job.model_dump(mode="json", exclude={"models"}, exclude_none=True), "models": self.configs}
         mas = cached_result(parts / f"{name}.json", key, lambda: run_alignment(job, parts / name, show_progress))
         iia = mas["iia"]
         return [self.row("cross", "mas_iia", (0, 1), [iia["0->1"], iia["1->0"]], seed),
