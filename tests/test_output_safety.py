@@ -182,7 +182,9 @@ def test_help_lists_tasks_and_sites_and_no_bool_placeholders() -> None:
 def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path: Path) -> None:
     out = tmp_path / "model"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "mas", "train", *TINY_TRAIN, "--max-steps", "100000", "--out", str(out)],
+    # A learning rate too small to ever solve the task: the run is still going when Ctrl-C comes.
+    proc = subprocess.Popen([sys.executable, "-m", "mas", "train", *TINY_TRAIN, "--lr", "1e-9", "--max-steps", "100000",
+                             "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     while not (out / "train_state.json").exists() and time.monotonic() < deadline and proc.poll() is None:
