@@ -185,7 +185,9 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(tmp_path: Path) -> None:
     # A learning rate too small to ever solve the task: the run is still going when Ctrl-C comes.
     proc = subprocess.Popen([sys.executable, "-m", "mas", "train", *TINY_TRAIN, "--lr", "1e-9", "--max-steps", "100000",
                              "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            # a shell running the suite in the background ignores SIGINT, and children inherit that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (out / "train_state.json").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
