@@ -249,7 +249,8 @@ class AlignmentTrainer:
             raise MasError("selecting on validation needs validation pairs for every selected direction")
         if cfg.patience is not None and not validation:
             raise MasError("early stopping with patience needs validation pairs")
-        chosen = list(select or (validation if cfg.patience is not None else None) or [])
+        # The directions whose mean validation accuracy picks the kept parameters (and feeds patience).
+        chosen = list(select) if select else list(validation) if cfg.patience is not None else []
         maps = self.place(rotations) if rotations is not None else self.new_maps()
         optimizer = torch.optim.Adam(maps.parameters(), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
