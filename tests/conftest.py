@@ -1,13 +1,15 @@
 """Shared fixtures: tiny Multi-Object GRUs trained once per test session."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
-from mas.models import TaskModelAdapter, load_checkpoint
+from mas.models import TaskModelAdapter, TaskModelConfig, TransformerModel, load_checkpoint, save_checkpoint
 from mas.models.training import TrainConfig, is_finished, train_task_model, trained_with
+from mas.tasks import MultiObject
 
 torch.set_num_threads(2)
 
@@ -62,3 +64,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def figure_2ab_models(tiny_gru_folders: list[Path], tmp_path: Path) -> Path:
+    """Tiny GRUs under the names the figure looks for, beside an untrained tiny transformer."""
+    folder = tmp_path / "models"
+    for seed, gru in enumerate(tiny_gru_folders):
+        shutil.copytree(gru, folder / f"multi_object-gru-s{seed}")
+    task = MultiObject(max_count=8, void_prob=0.2)
+    config = TaskModelConfig(arch="transformer", task="multi_object", task_options={"max_count": 8, "void_prob": 0.2},
+                             vocab_size=task.vocab_size, width=48)
+    save_checkpoint(folder / "multi_object-transformer-s0", TransformerModel(task.vocab_size, width=48), config)
+    return folder

@@ -1,7 +1,6 @@
 """`mas similarity` and `mas figure 2ab` end to end on tiny models, and their one-line errors."""
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,6 @@ from mas.cli import app
 from mas.evaluate import bootstrap_interval
 from mas.experiments.figure_2ab import MEASURES, SITES
 from mas.io import read_json
-from mas.models import TaskModelConfig, TransformerModel, save_checkpoint
-from mas.tasks import MultiObject
 
 runner = CliRunner()
 SMALL = ["--repeats", "2", "--rows", "200"]
@@ -66,22 +63,9 @@ def test_similarity_missing_model_is_one_line(tmp_path: Path) -> None:
     assert_one_line_error(run("similarity", tmp_path / "a", tmp_path / "b"), "missing model folder")
 
 
-@pytest.fixture
-def models_dir(tiny_gru_folders: list[Path], tmp_path: Path) -> Path:
-    """Tiny GRUs under the names the figure looks for, beside an untrained tiny transformer."""
-    folder = tmp_path / "models"
-    for seed, gru in enumerate(tiny_gru_folders):
-        shutil.copytree(gru, folder / f"multi_object-gru-s{seed}")
-    task = MultiObject(max_count=8, void_prob=0.2)
-    config = TaskModelConfig(arch="transformer", task="multi_object", task_options={"max_count": 8, "void_prob": 0.2},
-                             vocab_size=task.vocab_size, width=48)
-    save_checkpoint(folder / "multi_object-transformer-s0", TransformerModel(task.vocab_size, width=48), config)
-    return folder
-
-
-def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_figure_2ab_writes_png_table_and_json(figure_2ab_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "fig"
-    args = ["figure", "2ab", "--models-dir", models_dir, "--out", out, "--transformer-seeds", "0", "--seeds", "0,1",
+    args = ["figure", "2ab", "--models-dir", figure_2ab_models, "--out", out, "--transformer-seeds", "0", "--seeds", "0,1",
             "--steps", "2", "--train-pairs", "64", "--test-pairs", "32", "--k-hidden", "8", "--k-embed", "8",
             "--b2-site", "layers.1", "--b2-k", "4", *SMALL, "--json"]
     summary = last_json(run(*args))["summary"]
@@ -124,7 +108,7 @@ def test_figure_2ab_writes_png_table_and_json(models_dir: Path, tmp_path: Path, 
     assert len(list((out / "mas").iterdir())) == len(runs)
 
 
-def test_failed_figure_run_leaves_no_output(models_dir: Path, tmp_path: Path) -> None:
+def test_failed_figure_run_leaves_no_output(figure_2ab_models: Path, tmp_path: Path) -> None:
     out = tmp_path / "fig"
-    assert_one_line_error(run("figure", "2ab", "--models-dir", models_dir, "--out", out, "--rows", "1000000"), "rows")
+    assert_one_line_error(run("figure", "2ab", "--models-dir", figure_2ab_models, "--out", out, "--rows", "1000000"), "rows")
     assert not out.exists() and list(tmp_path.glob(".fig*")) == []

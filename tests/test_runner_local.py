@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from mas.cli import app
 from mas.experiments import figure_3b
+from mas.experiments.figure_2ab import Figure2abConfig, run_figure_2ab
 from mas.experiments.figure_3b import Figure3bConfig
 from mas.experiments.sweep import read_table, run_sweep
 from mas.runner import JobRunner, cached_map, open_runner
@@ -140,3 +141,15 @@ def test_figure_2c_fine_tunes_on_ray_match_in_process(ray_runner: JobRunner, tmp
     for ray_copy, here_copy in zip(weights["ray"], weights["here"]):
         assert all((ray_copy[key] == here_copy[key]).all() for key in here_copy)
     assert any((weights["here"][0][key] != weights["here"][1][key]).any() for key in weights["here"][0])
+
+
+def test_figure_2ab_mas_runs_on_ray_match_in_process(ray_runner: JobRunner, figure_2ab_models: Path,
+                                                   tmp_path: Path) -> None:
+    """Each MAS run of the figure is a job; on Ray workers the rows and run folders equal the in-process ones."""
+    cfg = Figure2abConfig(models_dir=figure_2ab_models, transformer_seeds=[0], seeds=[0], steps=2, train_pairs=64,
+                          test_pairs=32, k_hidden=4, k_embed=4, b2_site=None, repeats=2, rows=200)
+    results = {name: run_figure_2ab(cfg, tmp_path / name / "fig", show_progress=False, log=lambda line: None,
+                                    runner=runner) for name, runner in (("here", JobRunner()), ("ray", ray_runner))}
+    assert results["ray"]["rows"] == results["here"]["rows"]
+    runs = sorted(p.name for p in (tmp_path / "ray" / "fig" / "mas").iterdir())
+    assert len(runs) == 6 and runs == sorted(p.name for p in (tmp_path / "here" / "fig" / "mas").iterdir())

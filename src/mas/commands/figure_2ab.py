@@ -11,7 +11,9 @@ from rich.table import Table
 from mas.cli import (
     JSON_HELP,
     OVERWRITE_HELP,
+    RAY_ADDRESS,
     RUNS,
+    WORKERS,
     emit_json,
     figure_command,
     int_list,
@@ -21,6 +23,7 @@ from mas.cli import (
 )
 from mas.experiments.figure_2ab import PANEL_LABELS, PANELS, Figure2abConfig, run_figure_2ab
 from mas.run_folder import claim_folder
+from mas.runner import open_runner
 
 
 def _interval(point: dict | None) -> str:
@@ -49,6 +52,8 @@ def figure_2ab(
     rows: int = typer.Option(1000, help="Rows per subsample."),
     seed: int = typer.Option(0, help="Seed of the CKA/RSA stimuli and row subsamples."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    workers: int | None = WORKERS,
+    ray_address: str | None = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Figures 2a/2b: MAS IIA, linear CKA and cosine/Spearman RSA at embeddings and hidden states."""
@@ -61,7 +66,8 @@ def figure_2ab(
     claim_folder(out, "figure 2ab", cfg, overwrite=overwrite)
     note_resume(f"finished comparisons are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
-    results = run_figure_2ab(cfg, out, log=log_line)
+    with open_runner(workers, ray_address) as runner:
+        results = run_figure_2ab(cfg, out, log=log_line, runner=runner)
     table = Table(title="Figures 2a/2b: mean [95 % bootstrap interval] over runs")
     for column in ("panel", "site", "measure", "cross", "self GRU", "self transformer", "control"):
         table.add_column(column, justify="left" if column in ("panel", "site", "measure") else "right")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Callable, Iterator
@@ -38,6 +39,7 @@ from mas.evaluate import bootstrap_interval
 from mas.experiments.activations import model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
 from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
+from mas.runner import JobRunner, Part, Resources, cached_map
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import interval_yerr, plt, save_figure
 from mas.tasks.pairs import Mode
@@ -100,45 +102,66 @@ class Figure2abConfig(BaseModel):
 
 
 def run_figure_2ab(
-    cfg: Figure2abConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print
+    cfg: Figure2abConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print,
+    runner: JobRunner | None = None,
 ) -> dict:
     """Train or reuse the models, score every comparison (MAS once per seed), write PNG, CSV and JSON.
 
-    Each MAS run's folder and each comparison's CKA/RSA values are kept in `<out>.parts/` as soon as
-    they exist, with the inputs that made them, so an interrupted figure redoes only what had not
-    finished. Seeds go in the outer loop, so a partial run already covers every comparison.
+    CKA and RSA run here; each MAS run is a job on `runner` (in this process by default; on Ray each
+    asks for one CPU, reads the models from their folders and writes its own run folder, so on a
+    cluster the models and OUT must be on a file system every node sees). Each MAS run's folder and
+    each comparison's CKA/RSA values are kept in `<out>.parts/` as soon as they exist, with the inputs
+    that made them, so an interrupted figure redoes only what had not finished. Seeds go in the outer
+    loop, so a partial in-process run already covers every comparison.
     """
     start = time.perf_counter()
     parts = out.with_name(f"{out.name}.parts")
-    comparisons = list(cfg.comparisons())
-    rows: list[dict] = []
-    names: list[str] = []
-    steps = [(seed, c) for seed in cfg.seeds for c in comparisons]
-    for i, (seed, (panel, site, *pair)) in enumerate(steps, 1):
+    comparisons = []
+    for panel, site, *pair in cfg.comparisons():
         # Models are trained on first use, so the comparisons of already trained models come first.
         paths = [ensure_model(c, cfg.models_dir, show_progress) for c in pair]
-        comparison = _Comparison(cfg, panel, site, (pair[0].arch, pair[1].arch), paths)
-        began = time.perf_counter()
-        log(f"[{i}/{len(steps)}] panel {PANEL_LABELS[panel]}, {site}, seed {seed}: "
-            f"{paths[0].name} ({comparison.sites[0]}) vs {paths[1].name} ({comparison.sites[1]})")
-        name = f"{comparison.name}-seed{seed}"
-        names.append(name)
-        # CKA and RSA train nothing, so they are computed once; first, so bad sites or rows fail before MAS.
-        new = comparison.similarity_rows(parts) if seed == cfg.seeds[0] else []
-        new += comparison.mas_rows(seed, parts, name, show_progress)
-        rows += new
-        scores = "; ".join(f"{r['kind']} {r['measure']} {r['value']:.3f}" for r in new if r["kind"] != "self")
-        log(f"  {scores}  [{time.perf_counter() - began:.0f} s]")
+        comparisons.append(_Comparison(cfg, panel, site, (pair[0].arch, pair[1].arch), paths))
+    # CKA and RSA train nothing, so they run first: bad sites or rows fail before any MAS run.
+    similarity = [c.similarity_rows(parts) for c in comparisons]
+    runs = [(seed, c) for seed in cfg.seeds for c in comparisons]
+    mas = cached_map(runner or JobRunner(), run_mas_part, None, [c.mas_part(seed, parts) for seed, c in runs],
+                     _describe, Resources(cpus=1), show_progress)
+    by_comparison = {c.name: list(rows) for c, rows in zip(comparisons, similarity)}
+    for (seed, comparison), result in zip(runs, mas):
+        by_comparison[comparison.name] += comparison.mas_rows(seed, result)
+    for c in comparisons:
+        scores = "; ".join(f"{r['measure']} {r['value']:.3f}" for r in by_comparison[c.name] if r["kind"] == "cross")
+        log(f"panel {PANEL_LABELS[c.panel]}, {c.site}: {c.models[0]} ({c.sites[0]}) vs {c.models[1]} ({c.sites[1]}): "
+            f"{scores}")
+    rows = [r for c in comparisons for r in by_comparison[c.name]]
     summary = summarize_rows(rows)
     results = {"summary": summary, "rows": rows, "seconds": round(time.perf_counter() - start, 1),
-               "config": cfg.model_dump(mode="json")}
+               "mas_seconds": round(sum(r["seconds"] for r in mas), 1), "config": cfg.model_dump(mode="json")}
     with staged_folder(out, "figure 2ab", cfg) as folder:
-        for name in names:
+        for seed, comparison in runs:
+            name = comparison.run_name(seed)
             shutil.copytree(parts / name, folder / "mas" / name)
         write_json(folder / "results.json", results)
         write_csv(folder / "table.csv", rows, COLUMNS)
         plot_figure_2ab(summary, cfg, folder / "figure_2ab.png")
     return results
+
+
+@dataclass(frozen=True)
+class MasRun:
+    """One MAS run of a figure: what to align and the folder the run writes."""
+
+    job: AlignmentJob
+    folder: Path
+
+
+def run_mas_part(_: None, run: MasRun) -> dict:
+    """One MAS run, in the form a job runner calls."""
+    return run_alignment(run.job, run.folder, show_progress=False)
+
+
+def _describe(result: dict) -> str:
+    return ", ".join(f"{d} {v:.3f}" for d, v in result["iia"].items()) + f"; control {result['control_iia']:.3f}"
 
 
 class _Comparison:
@@ -158,15 +181,23 @@ class _Comparison:
                 "k": self.cfg.k(self.panel, self.site), "seed": seed, "kind": kind, "measure": measure,
                 "value": float(np.mean(values)), "std": float(np.std(values)), "n": len(values), "values": values}
 
-    def mas_rows(self, seed: int, parts: Path, name: str, show_progress: bool) -> list[dict]:
-        """One MAS run: its cross value (mean of the two cross directions), control and self values."""
+    def run_name(self, seed: int) -> str:
+        return f"{self.name}-seed{seed}"
+
+    def mas_part(self, seed: int, parts: Path) -> Part:
+        """The MAS run of this comparison with alignment seed `seed`, kept in `parts/` with its inputs."""
         cfg = self.cfg
         align = AlignConfig(k=cfg.k(self.panel, self.site), steps=cfg.steps, seed=seed)
         job = AlignmentJob(models=self.paths, sites=self.sites, mode=cfg.mode(self.panel, self.site),
                            train_pairs=cfg.train_pairs, test_pairs=cfg.test_pairs, align=align)
         # Unset optional settings are left out of the key, so a new optional setting keeps the finished runs.
         key = {"job": job.model_dump(mode="json", exclude={"models"}, exclude_none=True), "models": self.configs}
-        mas = cached_result(parts / f"{name}.json", key, lambda: run_alignment(job, parts / name, show_progress))
+        name = self.run_name(seed)
+        label = f"panel {PANEL_LABELS[self.panel]}, {self.site}, seed {seed}: {self.models[0]} vs {self.models[1]}"
+        return Part(parts / f"{name}.json", key, MasRun(job, parts / name), label)
+
+    def mas_rows(self, seed: int, mas: dict) -> list[dict]:
+        """One MAS run's rows: its cross value (mean of the two cross directions), control and self values."""
         iia = mas["iia"]
         return [self.row("cross", "mas_iia", (0, 1), [iia["0->1"], iia["1->0"]], seed),
                 self.row("control", "mas_iia", (0, 1), [mas["control_iia"]], seed),
