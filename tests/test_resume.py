@@ -63,6 +63,9 @@ def test_transformer_resume_equals_whole_run(site: str, stepwise: bool) -> None:
     start = first_true(mask | scored)
     resumed = model.resume(tokens, Resume(start, model.resume_states(site, tokens, start)), intervention, None, scored)
     torch.testing.assert_close(resumed[scored], whole[scored], rtol=1e-5, atol=1e-5)
+    # Positions before a row's start read the frozen prefix's keys and values; they are not run again.
+    before = torch.arange(LENGTH) < start[:, None]
+    assert (before.any() or stepwise) and (resumed[before] == 0).all()
 
 
 class WholeRuns(TaskModelAdapter):

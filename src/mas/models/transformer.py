@@ -14,11 +14,14 @@ from mas.models.intervention import Intervention
 from mas.models.resume import Resume, last_true
 
 
-def rotate(x: torch.Tensor, base: float = 10_000.0) -> torch.Tensor:
-    """Apply rotary position embedding to (B, heads, L, head_dim)."""
+def rotate(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10_000.0) -> torch.Tensor:
+    """Apply rotary position embedding to (B, heads, L, head_dim); `positions` (B, L) gives each
+    entry's place in its sequence (default 0..L-1), so a run that starts midway rotates as a whole one."""
     length, dim = x.shape[-2], x.shape[-1]
+    if positions is None:
+        positions = torch.arange(length, device=x.device)[None]
     freqs = base ** (-torch.arange(0, dim, 2, device=x.device, dtype=torch.float32) / dim)
-    angles = torch.arange(length, device=x.device, dtype=torch.float32)[:, None] * freqs[None]
+    angles = positions.to(torch.float32)[:, None, :, None] * freqs
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), -1).flatten(-2)
@@ -34,10 +37,29 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(width)
         self.ff = nn.Sequential(nn.Linear(width, ff_width), nn.GELU(), nn.Linear(ff_width, width))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, length, width = x.shape
+    def keys_values(self, x: torch.Tensor, positions: torch.Tensor | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries and keys (rotated) and values, each (B, heads, L, head_dim)."""
+        batch, length, _ = x.shape
         q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
-        attended = F.scaled_dot_product_attention(rotate(q), rotate(k), v, is_causal=True)
+        return rotate(q, positions), rotate(k, positions), v
+
+    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None,
+                prefix: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """The block on states `x` (B, L, d). With `prefix` (keys and values of whole sequences, and each
+        row's start) `x` holds the positions `positions` from each row's start on, and attends to the
+        prefix's keys and values before its start: only what follows the start is computed."""
+        batch, length, width = x.shape
+        q, k, v = self.keys_values(x, positions)
+        if prefix is None:
+            attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            keys, values, start = prefix
+            before = torch.arange(keys.shape[2], device=x.device)[None, :] < start[:, None]
+            causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
+            mask = torch.cat([before[:, None, :].expand(-1, length, -1), causal.expand(batch, -1, -1)], -1)
+            attended = F.scaled_dot_product_attention(q, torch.cat([keys, k], 2), torch.cat([values, v], 2),
+                                                      attn_mask=mask[:, None])
         x = x + self.proj(attended.transpose(1, 2).reshape(batch, length, width))
         return x + self.ff(self.norm2(x))
 
@@ -88,8 +110,16 @@ class TransformerModel(nn.Module):
         return self.unembed(self.norm(x)), captured
 
     def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-        """The states (B, L, d) at `site`: nothing below it changes, so `resume` starts there."""
-        return self(tokens, capture=site)[1]
+        """(B, L, d·(1 + 2n)): the states at `site` and the keys and values of each of the n blocks above
+        it, at every position. Nothing below the site, and nothing before a row's start, changes, so
+        `resume` runs only the blocks above the site, only from each row's start on."""
+        x = self(tokens, capture=site)[1]
+        packed = [x]
+        for block in self.blocks[self.sites.index(site):]:
+            _, keys, values = block.keys_values(x)
+            packed += [keys.transpose(1, 2).flatten(2), values.transpose(1, 2).flatten(2)]
+            x = block(x)
+        return torch.cat(packed, -1)
 
     def resume(
         self,
@@ -99,15 +129,27 @@ class TransformerModel(nn.Module):
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`forward`'s logits, run only from the intervened site upward and up to the last needed position."""
+        """`forward`'s logits at `output_mask`, computed only from each row's `resume.start` to its last
+        needed position, above the intervened site; positions not computed are left zero."""
         if feed_mask is not None:
             raise ValueError("the transformer is free-run by its adapter, not in forward")
         site = intervention.site if intervention is not None else "embed"
-        end = int(last_true(output_mask).max()) + 1 if output_mask is not None else tokens.shape[1]
-        x = resume.states[:, : max(end, 1)].to(self.embed.weight.dtype)
+        batch, length = tokens.shape
+        needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
+        start = resume.start.to(tokens.device)
+        span = (last_true(needed) + 1 - start).clamp(min=0)
+        offsets = torch.arange(int(span.max()) if batch else 0, device=tokens.device)
+        positions = start[:, None] + offsets  # (B, S): each row's positions from its start
+        packed = resume.states.to(tokens.device, self.embed.weight.dtype)
+        width, rows = self.width, torch.arange(batch, device=tokens.device)[:, None]
+        x = packed[rows, positions.clamp(max=length - 1), :width]
         if intervention is not None:
-            x = intervention.apply(x)
-        for block in self.blocks[self.sites.index(site) :]:
-            x = block(x)
-        logits = self.unembed(self.norm(x))
-        return F.pad(logits, (0, 0, 0, tokens.shape[1] - logits.shape[1]))
+            flat = intervention.apply_rows(x.flatten(0, 1), rows.expand_as(positions).flatten(), positions.flatten())
+            x = flat.view_as(x)
+        for n, block in enumerate(self.blocks[self.sites.index(site):]):
+            cached = packed[..., width * (1 + 2 * n): width * (3 + 2 * n)].view(batch, length, 2, block.heads, -1)
+            keys, values = cached.permute(2, 0, 3, 1, 4)
+            x = block(x, positions, (keys, values, start))
+        inside = offsets[None, :] < span[:, None]
+        logits = x.new_zeros(batch, length, self.unembed.out_features)
+        return logits.index_put((rows.expand_as(positions)[inside], positions[inside]), self.unembed(self.norm(x[inside])))
