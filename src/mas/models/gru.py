@@ -98,7 +98,8 @@ class GRUModel(nn.Module):
     def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
         """The hidden state (B, d) just before each row's start, whatever the site: the step at the
         start reads it (zeros where a row starts at 0)."""
-        states = self(tokens[:, : max(int(start.max()), 1)], capture="hidden")[1]
+        prefix = tokens[:, : max(int(start.max()), 1)]
+        states = self(prefix, capture="hidden", output_mask=torch.zeros_like(prefix, dtype=torch.bool))[1]
         before = (start - 1).clamp(0, states.shape[1] - 1)
         return torch.where((start > 0)[:, None], states[torch.arange(len(tokens), device=tokens.device), before], 0.0)
 
