@@ -44,7 +44,7 @@ def timed_sweep(figure: Figure2d, models: list[Path], table: Path, workers: int 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=100, help="steps per job (the figure's ceiling is 600)")
+    parser.add_argument("--steps", type=int, default=200, help="steps per job (the figure's ceiling is 600)")
     parser.add_argument("--in-process-threads", type=int, default=1, help="torch threads of the in-process run")
     parser.add_argument("--train-pairs", type=int, default=4096, help="the figure's 4096; fewer on a busy machine")
     parser.add_argument("--test-pairs", type=int, default=1000)
