@@ -112,3 +112,5 @@ def test_failed_figure_run_leaves_no_output(figure_2ab_models: Path, tmp_path: P
     out = tmp_path / "fig"
     assert_one_line_error(run("figure", "2ab", "--models-dir", figure_2ab_models, "--out", out, "--rows", "1000000"), "rows")
     assert not out.exists() and list(tmp_path.glob(".fig*")) == []
+    # It failed at the first comparison's CKA, before training the missing second transformer.
+    assert not (figure_2ab_models / "multi_object-transformer-s1").exists()

@@ -116,13 +116,13 @@ def run_figure_2ab(
     """
     start = time.perf_counter()
     parts = out.with_name(f"{out.name}.parts")
-    comparisons = []
+    comparisons, similarity = [], []
     for panel, site, *pair in cfg.comparisons():
-        # Models are trained on first use, so the comparisons of already trained models come first.
+        # Models are trained on first use, and CKA and RSA (which train nothing) run as soon as a
+        # comparison's models exist: bad sites or rows fail before any model is trained or aligned.
         paths = [ensure_model(c, cfg.models_dir, show_progress) for c in pair]
         comparisons.append(_Comparison(cfg, panel, site, (pair[0].arch, pair[1].arch), paths))
-    # CKA and RSA train nothing, so they run first: bad sites or rows fail before any MAS run.
-    similarity = [c.similarity_rows(parts) for c in comparisons]
+        similarity.append(comparisons[-1].similarity_rows(parts))
     runs = [(seed, c) for seed in cfg.seeds for c in comparisons]
     mas = cached_map(runner or JobRunner(), run_mas_part, None, [c.mas_part(seed, parts) for seed, c in runs],
                      _describe, Resources(cpus=1), show_progress)
