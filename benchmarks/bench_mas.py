@@ -1,7 +1,8 @@
 """MAS training speed against a plain loop and against the limit, all in the same run.
 
-The plain baseline recomputes every source activation each step and runs each direction through its
-target separately over whole sequences, as a hand-wired implementation would. The trainer caches
+The plain baseline recomputes every source activation each step (captured on a whole forward pass,
+readout included) and runs each direction through its target separately over whole sequences, as a
+hand-wired implementation would. The trainer caches
 sources and where each target can start, stacks directions, and runs each target only from each
 pair's first intervened position to its last scored one. The limit is the target's bare forward and
 backward over just those positions (no rotation, no intervention; the gradient flows into the start
@@ -20,11 +21,19 @@ import torch
 import torch.nn.functional as F
 
 from mas.align import AlignConfig, AlignmentTrainer, Rotations, all_directions
-from mas.align.interchange import DirectionPart, read_resume, read_source_states, stacked_batch, write_aligned
+from mas.align.interchange import DirectionPart, read_resume, stacked_batch, write_aligned
 from mas.models.resume import Resume
 from mas.models import GRUModel, TaskModelAdapter
 from mas.tasks import MultiObject
 from mas.tasks.pairs import IGNORE, build_pairs
+
+
+@torch.no_grad()
+def hooked_source_states(adapter: TaskModelAdapter, site: str, pairs) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """Source states as a hand-wired loop reads them: a capture on a whole forward pass, readout included."""
+    states = adapter.model(pairs.source_tokens, capture=site)[1]
+    where = pairs.source_positions
+    return torch.gather(states, 1, where.clamp(min=0)[..., None].expand(-1, -1, states.shape[-1])) * (where >= 0)[..., None]
 
 
 def plain_steps(adapters, site, pairs, directions, k, batch, steps) -> float:  # type: ignore[no-untyped-def]
@@ -37,7 +46,7 @@ def plain_steps(adapters, site, pairs, directions, k, batch, steps) -> float:  #
         optimizer.zero_grad()
         for s, t in directions:
             rows = pairs.subset(torch.randint(len(pairs), (batch,), generator=generator))
-            states = read_source_states(adapters[s], site, rows)  # recomputed every step
+            states = hooked_source_states(adapters[s], site, rows)  # recomputed every step
             qs, qt = rotations.matrices()[s], rotations.matrices()[t]  # rebuilt on every use
             encoded = states.to(qs.dtype) @ qs[:, :k]
             part = DirectionPart(rows, encoded)
