@@ -12,7 +12,7 @@ from torch import nn
 
 from mas.errors import MasError
 from mas.models.intervention import Intervention
-from mas.models.resume import Resume
+from mas.models.resume import Resume, no_outputs
 
 
 class ModelAdapter(ABC):
@@ -128,11 +128,6 @@ class TaskModelAdapter(ModelAdapter):
         if not hasattr(self.model, "resume_states"):
             return None
         return self.model.resume_states(site, tokens.to(self.device), start.to(self.device))
-
-
-def no_outputs(tokens: torch.Tensor) -> torch.Tensor:
-    """An output mask that asks for no logits: reading states then skips the readout, most of a step's cost."""
-    return torch.zeros_like(tokens, dtype=torch.bool)
 
 
 def run_task_model(

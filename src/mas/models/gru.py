@@ -9,7 +9,7 @@ from torch import nn
 from torch.func import functional_call
 
 from mas.models.intervention import Intervention
-from mas.models.resume import Resume, SuffixPlan, last_true
+from mas.models.resume import Resume, SuffixPlan, last_true, no_outputs
 
 
 @cache
@@ -99,7 +99,7 @@ class GRUModel(nn.Module):
         """The hidden state (B, d) just before each row's start, whatever the site: the step at the
         start reads it (zeros where a row starts at 0)."""
         prefix = tokens[:, : max(int(start.max()), 1)]
-        states = self(prefix, capture="hidden", output_mask=torch.zeros_like(prefix, dtype=torch.bool))[1]
+        states = self(prefix, capture="hidden", output_mask=no_outputs(prefix))[1]
         before = (start - 1).clamp(0, states.shape[1] - 1)
         return torch.where((start > 0)[:, None], states[torch.arange(len(tokens), device=tokens.device), before], 0.0)
 

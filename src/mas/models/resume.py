@@ -31,6 +31,11 @@ class Resume:
         return Resume(torch.cat([p.start for p in parts]), torch.cat(states))
 
 
+def no_outputs(tokens: torch.Tensor) -> torch.Tensor:
+    """An output mask that asks for no logits: reading states then skips the readout, most of a step's cost."""
+    return torch.zeros_like(tokens, dtype=torch.bool)
+
+
 def first_true(mask: torch.Tensor) -> torch.Tensor:
     """Index of the first True of each row of (B, L), or L where a row has none."""
     length = mask.shape[1]

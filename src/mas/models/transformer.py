@@ -113,9 +113,12 @@ class TransformerModel(nn.Module):
         """(B, L, d·(1 + 2n)): the states at `site` and the keys and values of each of the n blocks above
         it, at every position. Nothing below the site, and nothing before a row's start, changes, so
         `resume` runs only the blocks above the site, only from each row's start on."""
-        x = self(tokens, capture=site)[1]
+        below = self.sites.index(site)  # the blocks that make the site's states
+        x = self.embed(tokens)
+        for block in self.blocks[:below]:
+            x = block(x)
         packed = [x]
-        for block in self.blocks[self.sites.index(site):]:
+        for block in self.blocks[below:]:
             _, keys, values = block.keys_values(x)
             packed += [keys.transpose(1, 2).flatten(2), values.transpose(1, 2).flatten(2)]
             x = block(x)
