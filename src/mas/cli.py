@@ -63,6 +63,16 @@ def log_line(line: str) -> None:
         err_console.print(line, highlight=False, soft_wrap=True, markup=False)
 
 
+def interval_text(point: dict | None) -> str:
+    """A mean and its 95 % interval as printed, e.g. "0.950 [0.943, 0.957]"; "-" where there is none."""
+    return "-" if point is None else f"{point['mean']:.3f} [{point['low']:.3f}, {point['high']:.3f}]"
+
+
+def name_list(text: str) -> list[str]:
+    """A comma list of names, blanks around them and empty items dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def int_list(text: str, what: str) -> list[int]:
     """A comma list of integers, e.g. "1,4,16"; an empty text is an empty list."""
     try:

@@ -17,6 +17,7 @@ from mas.cli import (
     emit_json,
     figure_command,
     int_list,
+    interval_text,
     log_line,
     note_resume,
     out_console,
@@ -24,10 +25,6 @@ from mas.cli import (
 from mas.experiments.figure_2ab import PANEL_LABELS, PANELS, Figure2abConfig, run_figure_2ab
 from mas.run_folder import claim_folder
 from mas.runner import open_runner
-
-
-def _interval(point: dict | None) -> str:
-    return "-" if point is None else f"{point['mean']:.3f} [{point['low']:.3f}, {point['high']:.3f}]"
 
 
 @figure_command("2ab")
@@ -73,7 +70,7 @@ def figure_2ab(
         table.add_column(column, justify="left" if column in ("panel", "site", "measure") else "right")
     for e in results["summary"]:
         table.add_row(f"{PANEL_LABELS[e['panel']]} {PANELS[e['panel']]}", f"{e['site']} ({e['site_a']}/{e['site_b']})",
-                      e["measure"], *(_interval(e[k]) for k in ("cross", "self_gru", "self_transformer", "control")))
+                      e["measure"], *(interval_text(e[k]) for k in ("cross", "self_gru", "self_transformer", "control")))
     out_console.print(table)
     seconds = round(time.perf_counter() - start, 1)
     out_console.print(f"{seconds:.0f} s; figure, table.csv and results.json in {out}/")

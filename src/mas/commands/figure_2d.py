@@ -17,6 +17,7 @@ from mas.cli import (
     emit_json,
     figure_command,
     int_list,
+    interval_text,
     note_resume,
     out_console,
 )
@@ -58,10 +59,10 @@ def figure_2d(
     with open_runner(workers, ray_address) as runner:
         summary = run_figure_2d(config, out, table, runner=runner)
     for p in summary["points"]:
-        out_console.print(f"{p['method']:>7} size {p['size']:>4}: IIA {p['mean']:.3f} [{p['low']:.3f}, {p['high']:.3f}] "
+        out_console.print(f"{p['method']:>7} size {p['size']:>4}: IIA {interval_text(p)} "
                           f"({p['scored']}, {p['n']} seeds, steps {p['steps']})")
     for gap in summary["das_minus_mas"]:
-        out_console.print(f"DAS − MAS at k = {gap['k']}: {gap['mean']:.3f} [{gap['low']:.3f}, {gap['high']:.3f}]")
+        out_console.print(f"DAS − MAS at k = {gap['k']}: {interval_text(gap)}")
     out_console.print(f"stitching reaches its plateau from rank {summary['stitch_plateau_rank']}")
     out_console.print(f"figure in {out}/figure_2d.png")
     if json_out:

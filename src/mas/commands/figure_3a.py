@@ -18,6 +18,7 @@ from mas.cli import (
     figure_command,
     float_list,
     int_list,
+    interval_text,
     note_resume,
     out_console,
 )
@@ -67,10 +68,10 @@ def figure_3a(
     out_console.print(f"ε grid, IIA on {epsilons['scored_on']}, mean [95 % interval]:")
     for g in epsilons["grid"]:
         mark = "  <- chosen" if g["epsilon"] == epsilons["chosen"] else ""
-        out_console.print(f"  ε {g['epsilon']:>8g}: IIA {g['mean']:.3f} [{g['low']:.3f}, {g['high']:.3f}]{mark}")
+        out_console.print(f"  ε {g['epsilon']:>8g}: IIA {interval_text(g)}{mark}")
     out_console.print("held-out IIA, mean over seeds [95 % interval]:")
     for b in summary["bars"]:
-        out_console.print(f"{b['method']:>18} {b['side']:>9}: IIA {b['mean']:.3f} [{b['low']:.3f}, {b['high']:.3f}]")
+        out_console.print(f"{b['method']:>18} {b['side']:>9}: IIA {interval_text(b)}")
     out_console.print(f"figure in {out}/figure_3a.png")
     if json_out:
         emit_json({"run": str(out), "epsilon": epsilons, "bars": summary["bars"],

@@ -17,6 +17,7 @@ from mas.cli import (
     emit_json,
     figure_command,
     int_list,
+    interval_text,
     log_line,
     note_resume,
     out_console,
@@ -68,14 +69,11 @@ def figure_3b(
     for bar in BARS:
         table.add_column(bar, justify="right")
     for row in results["bars"]:
-        table.add_row(f"{row['family']} ({row['variable']})", *(_point(row[b]) for b in BARS))
+        table.add_row(f"{row['family']} ({row['variable']})", *(interval_text(row[b]) for b in BARS))
     out_console.print(table)
     seconds = round(time.perf_counter() - start, 1)
-    out_console.print(f"DAS of the reference: {_point(results['das_reference'])}; {seconds:.0f} s; results in {out}/")
+    reference = interval_text(results["das_reference"])
+    out_console.print(f"DAS of the reference: {reference}; {seconds:.0f} s; results in {out}/")
     if json_out:
         emit_json({"rows": results["rows"], "bars": results["bars"], "das_reference": results["das_reference"],
                    "seconds": seconds, "run": str(out)})
-
-
-def _point(interval: dict) -> str:
-    return f"{interval['mean']:.3f} [{interval['low']:.3f}, {interval['high']:.3f}]"

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, int_list, log_line, out_console
+from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, int_list, log_line, name_list, out_console
 from mas.experiments.same_object_study import StudyConfig, run_study
 from mas.run_folder import claim_folder
 from mas.tasks.same_object import CANDIDATES
@@ -31,7 +31,7 @@ def same_object_study(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Which variable does the model carry? Held-out DAS IIA per candidate and k; the best on validation is named."""
-    cfg = StudyConfig(model=model, candidates=[c.strip() for c in candidates.split(",") if c.strip()],
+    cfg = StudyConfig(model=model, candidates=name_list(candidates),
                       ks=int_list(ks, "--ks"), steps=steps, batch_size=batch_size, train_pairs=train_pairs,
                       validation_pairs=validation_pairs, test_pairs=test_pairs, seed=seed)
     claim_folder(out, "same-object study", cfg, overwrite=overwrite)

@@ -8,22 +8,29 @@ from typing import get_args
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, int_list, log_line, note_resume, out_console
+from mas.cli import (
+    JSON_HELP,
+    OVERWRITE_HELP,
+    RUNS,
+    command,
+    emit_json,
+    int_list,
+    log_line,
+    name_list,
+    note_resume,
+    out_console,
+)
 from mas.errors import MasError
 from mas.experiments.site_study import SiteStudyConfig, run_site_study
 from mas.run_folder import claim_folder
 from mas.tasks.pairs import Mode
 
 
-def _names(text: str) -> list[str]:
-    return [name.strip() for name in text.split(",") if name.strip()]
-
-
 def _modes(text: str) -> list[str]:
-    unknown = [m for m in _names(text) if m not in get_args(Mode)]
+    unknown = [m for m in name_list(text) if m not in get_args(Mode)]
     if unknown:
         raise MasError(f"unknown pair scheme {unknown[0]!r}; use {' or '.join(get_args(Mode))}")
-    return _names(text)
+    return name_list(text)
 
 
 @command
@@ -44,7 +51,7 @@ def site_study(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Where does the model carry the variable? Held-out DAS IIA per site, scheme and k; the best on validation is named."""
-    cfg = SiteStudyConfig(models=models, variable=variable, sites=_names(sites) or None, modes=_modes(modes),
+    cfg = SiteStudyConfig(models=models, variable=variable, sites=name_list(sites) or None, modes=_modes(modes),
                           ks=int_list(ks, "--ks"), steps=steps, batch_size=batch_size, train_pairs=train_pairs,
                           validation_pairs=validation_pairs, test_pairs=test_pairs, seed=seed)
     claim_folder(out, "site study", cfg, overwrite=overwrite)
