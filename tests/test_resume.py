@@ -68,6 +68,30 @@ def test_transformer_resume_equals_whole_run(site: str, stepwise: bool) -> None:
     assert (before.any() or stepwise) and (resumed[before] == 0).all()
 
 
+def growing_prefix_run(model: TransformerModel, tokens: torch.Tensor, intervention: Intervention,
+                       feed: torch.Tensor) -> torch.Tensor:
+    """Free-running the plain way: the whole prefix again for every fed position."""
+    tokens = tokens.clone()
+    for i in range(tokens.shape[1] - 1):
+        step = model(tokens[:, : i + 1], intervention)[0][:, i].argmax(-1)
+        tokens[:, i + 1] = torch.where(feed[:, i], step, tokens[:, i + 1])
+    return model(tokens, intervention)[0]
+
+
+@pytest.mark.parametrize("site", ["embed", "layers.0", "layers.1"])
+@pytest.mark.parametrize("stepwise", [False, True])
+def test_transformer_free_run_from_cached_keys_equals_rereading_the_prefix(site: str, stepwise: bool) -> None:
+    torch.manual_seed(0)
+    model = TransformerModel(VOCAB, width=WIDTH, heads=4, ff_width=64).eval().requires_grad_(False)
+    tokens, mask, scored, source = random_case(3, stepwise)
+    intervention = Intervention(site, mask, edit_from(source))
+    cached = model(tokens, intervention, feed_mask=scored)[0]
+    plain = growing_prefix_run(model, tokens, intervention, scored)
+    torch.testing.assert_close(cached, plain, rtol=1e-5, atol=1e-5)
+    # The fed tokens were the model's own: at least some differ from the given ones.
+    assert (cached.argmax(-1)[:, :-1][scored[:, :-1]] != tokens[:, 1:][scored[:, :-1]]).any()
+
+
 class WholeRuns(TaskModelAdapter):
     """The same model, always run over whole sequences."""
 

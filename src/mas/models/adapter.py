@@ -120,7 +120,7 @@ class TaskModelAdapter(ModelAdapter):
             self.check_site(intervention.site)
         if resume is not None and (feed_mask is None or self.model.recurrent):
             return self.model.resume(tokens, resume, intervention, feed_mask, output_mask)
-        return run_task_model(self.model, tokens, intervention, feed_mask, output_mask)
+        return self.model(tokens, intervention, feed_mask, output_mask=output_mask)[0]
 
     @torch.no_grad()
     def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor | None:
@@ -129,23 +129,3 @@ class TaskModelAdapter(ModelAdapter):
             return None
         return self.model.resume_states(site, tokens.to(self.device), start.to(self.device))
 
-
-def run_task_model(
-    model: nn.Module,
-    tokens: torch.Tensor,
-    intervention: Intervention | None = None,
-    feed_mask: torch.Tensor | None = None,
-    output_mask: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Logits of a task model; free-running where `feed_mask` is True, whatever the architecture."""
-    if feed_mask is None or model.recurrent:
-        return model(tokens, intervention, feed_mask, output_mask=output_mask)[0]
-    # A feed-forward sequence model is free-run by re-reading its growing prefix.
-    tokens = tokens.clone()
-    for i in feed_mask.any(0).nonzero(as_tuple=True)[0].tolist():
-        if i + 1 >= tokens.shape[1]:
-            continue
-        with torch.no_grad():
-            step = model(tokens[:, : i + 1], intervention)[0][:, i].argmax(-1)
-        tokens[:, i + 1] = torch.where(feed_mask[:, i], step, tokens[:, i + 1])
-    return model(tokens, intervention)[0]

@@ -20,7 +20,6 @@ from torch import nn
 from mas.devices import model_device
 from mas.errors import MasError
 from mas.io import load_tensors, read_json, save_tensors, write_json
-from mas.models.adapter import run_task_model
 from mas.models.checkpoint import Arch, TaskModelConfig, load_checkpoint, save_checkpoint
 from mas.progress import progress_bar
 from mas.run_folder import check_writable, claim_folder, read_marker, remove_stale_temporaries, run_marker, write_marker
@@ -97,7 +96,7 @@ def heldout_accuracy(model: nn.Module, task: CausalModel, counts: list[int], n: 
     batch = sample_sequences(task, np.random.default_rng([seed, EVAL_STREAM]), n, counts or None)
     batch = batch.to(next(model.parameters()).device)
     model.eval()
-    logits = run_task_model(model, batch.tokens, feed_mask=batch.task_mask)
+    logits = model(batch.tokens, feed_mask=batch.task_mask)[0]
     model.train()
     right = (logits.argmax(-1) == batch.labels) | ~batch.task_mask
     return float(right.all(1).float().mean())

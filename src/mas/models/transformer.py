@@ -2,9 +2,16 @@
 
 Rotary embeddings are a few lines here: torch has no rotary module, and pulling in a model library
 for a 2-layer network would cost more than it saves.
+
+Besides whole sequences, the model runs a *packed* set of (row, position) tokens against per-block
+key/value buffers: a target resumed after an intervention runs only the positions it needs (no
+padding), and free-running decodes one position at a time from those buffers.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -13,18 +20,52 @@ from torch import nn
 from mas.models.intervention import Intervention
 from mas.models.resume import Resume, last_true
 
+# Per block: keys and values (B, L, heads, head_dim) of every position of every row.
+KeyValues = tuple[torch.Tensor, torch.Tensor]
 
-def rotate(x: torch.Tensor, positions: torch.Tensor | None = None, base: float = 10_000.0) -> torch.Tensor:
-    """Apply rotary position embedding to (B, heads, L, head_dim); `positions` (B, L) gives each
-    entry's place in its sequence (default 0..L-1), so a run that starts midway rotates as a whole one."""
-    length, dim = x.shape[-2], x.shape[-1]
-    if positions is None:
-        positions = torch.arange(length, device=x.device)[None]
+
+def rotate(x: torch.Tensor, positions: torch.Tensor, base: float = 10_000.0) -> torch.Tensor:
+    """Rotary position embedding of x (..., heads, head_dim) at `positions` (...), each entry's place
+    in its own sequence, so a run that starts midway rotates as a whole one. Each pair of adjacent
+    dimensions turns as one complex number (one multiply, half the time of the real form)."""
+    dim = x.shape[-1]
     freqs = base ** (-torch.arange(0, dim, 2, device=x.device, dtype=torch.float32) / dim)
-    angles = positions.to(torch.float32)[:, None, :, None] * freqs
-    cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), -1).flatten(-2)
+    angles = positions.to(torch.float32)[..., None, None] * freqs
+    real = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    turn = torch.polar(torch.ones_like(angles, dtype=real.dtype), angles.to(real.dtype))
+    return torch.view_as_real(torch.view_as_complex(real.unflatten(-1, (-1, 2))) * turn).flatten(-2).to(x.dtype)
+
+
+@dataclass
+class Packed:
+    """Tokens of a batch run as one list, row `rows[i]` at position `positions[i]`.
+
+    Position-wise work (projections, feed-forward, readout) runs on the list alone; attention lays
+    row b's queries out as positions `first[b]`, `first[b] + 1`, ... (`span` of them, padded).
+    """
+
+    rows: torch.Tensor  # (N,)
+    positions: torch.Tensor  # (N,)
+    first: torch.Tensor  # (B,)
+    span: int
+
+    @staticmethod
+    def ranges(start: torch.Tensor, end: torch.Tensor) -> "Packed":
+        """Every position p with start[b] <= p < end[b], row by row."""
+        count = (end - start).clamp(min=0)
+        span = int(count.max()) if len(count) else 0
+        offsets = torch.arange(span, device=start.device)
+        rows, slots = (offsets < count[:, None]).nonzero(as_tuple=True)
+        return Packed(rows, start[rows] + slots, start, span)
+
+    @cached_property
+    def slots(self) -> torch.Tensor:
+        return self.positions - self.first[self.rows]
+
+    def attention_mask(self, length: int) -> torch.Tensor:
+        """(B, 1, span, L): a query sees the keys at its own position and before."""
+        queries = self.first[:, None] + torch.arange(self.span, device=self.first.device)
+        return (torch.arange(length, device=queries.device) <= queries[..., None])[:, None]
 
 
 class Block(nn.Module):
@@ -37,30 +78,32 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(width)
         self.ff = nn.Sequential(nn.Linear(width, ff_width), nn.GELU(), nn.Linear(ff_width, width))
 
-    def keys_values(self, x: torch.Tensor, positions: torch.Tensor | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Queries and keys (rotated) and values, each (B, heads, L, head_dim)."""
-        batch, length, _ = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+    def queries_keys_values(self, x: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Rotated queries and keys, and values, each (..., heads, head_dim), of states x (..., d)."""
+        q, k, v = self.qkv(self.norm1(x)).unflatten(-1, (3, self.heads, -1)).unbind(-3)
         return rotate(q, positions), rotate(k, positions), v
 
-    def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None,
-                prefix: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """The block on states `x` (B, L, d). With `prefix` (keys and values of whole sequences, and each
-        row's start) `x` holds the positions `positions` from each row's start on, and attends to the
-        prefix's keys and values before its start: only what follows the start is computed."""
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, KeyValues]:
+        """The block on whole sequences x (B, L, d), and its keys and values."""
         batch, length, width = x.shape
-        q, k, v = self.keys_values(x, positions)
-        if prefix is None:
-            attended = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            keys, values, start = prefix
-            before = torch.arange(keys.shape[2], device=x.device)[None, :] < start[:, None]
-            causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-            mask = torch.cat([before[:, None, :].expand(-1, length, -1), causal.expand(batch, -1, -1)], -1)
-            attended = F.scaled_dot_product_attention(q, torch.cat([keys, k], 2), torch.cat([values, v], 2),
-                                                      attn_mask=mask[:, None])
-        x = x + self.proj(attended.transpose(1, 2).reshape(batch, length, width))
+        q, k, v = self.queries_keys_values(x, torch.arange(length, device=x.device))
+        attended = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
+        return self._residual(x, attended.transpose(1, 2).reshape(batch, length, width)), (k, v)
+
+    def packed(self, x: torch.Tensor, tokens: Packed, cache: KeyValues) -> tuple[torch.Tensor, KeyValues]:
+        """The block on packed states x (N, d); `cache` holds every position's keys and values, of
+        which the packed ones are replaced by their fresh values. Returns the new states and cache."""
+        batch, length = cache[0].shape[:2]
+        q, k, v = self.queries_keys_values(x, tokens.positions)
+        at = (tokens.rows, tokens.positions)
+        keys, values = cache[0].index_put(at, k), cache[1].index_put(at, v)
+        queries = q.new_zeros(batch, tokens.span, *q.shape[1:]).index_put((tokens.rows, tokens.slots), q)
+        attended = F.scaled_dot_product_attention(queries.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2),
+                                                  attn_mask=tokens.attention_mask(length))
+        return self._residual(x, attended.transpose(1, 2)[tokens.rows, tokens.slots].flatten(1)), (keys, values)
+
+    def _residual(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        x = x + self.proj(attended)
         return x + self.ff(self.norm2(x))
 
 
@@ -91,23 +134,63 @@ class TransformerModel(nn.Module):
         capture: str | None = None,
         output_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Logits (B, L, V) for teacher-forced tokens, and the states at `capture` when asked.
+        """Logits (B, L, V), and the states at `capture` when asked (teacher-forced only).
 
-        Free-running (`feed_mask`) is done by the adapter, which calls this once per fed position.
-        `output_mask` is accepted for a uniform interface; the unembedding is cheap, so all logits are made.
+        Where `feed_mask[:, i]` is True the token at i + 1 is the model's own prediction at i
+        (free-running, decoded position by position from cached keys and values). Logits are made
+        everywhere, except that an `output_mask` asking for none (reading states) stops the run at
+        the `capture` site.
         """
         if feed_mask is not None:
-            raise ValueError("the transformer is free-run by its adapter, not in forward")
+            if capture is not None:
+                raise ValueError("states are captured on teacher-forced runs only")
+            return self._free_run(tokens, intervention, feed_mask), None
         x = self.embed(tokens)
         captured = None
-        for name, block in [("embed", None)] + [(f"layers.{i}", b) for i, b in enumerate(self.blocks)]:
-            if block is not None:
-                x = block(x)
+        for level, name in enumerate(self.sites):
+            if level:
+                x = self.blocks[level - 1](x)[0]
             if intervention is not None and intervention.site == name:
                 x = intervention.apply(x)
             if capture == name:
                 captured = x
+                if output_mask is not None and not output_mask.any():  # reading states: nothing above matters
+                    return x.new_zeros(*tokens.shape, self.unembed.out_features), captured
         return self.unembed(self.norm(x)), captured
+
+    def _run_packed(self, level: int, x: torch.Tensor, tokens: Packed, caches: list[KeyValues],
+                    intervention: Intervention | None) -> torch.Tensor:
+        """Packed states x (N, d) at site number `level`, intervened and run through the blocks above
+        it; `caches[i]` (keys and values of block `level + i`) is replaced by its updated buffers."""
+        for n in range(level, len(self.sites)):
+            if n > level:
+                x, caches[n - 1 - level] = self.blocks[n - 1].packed(x, tokens, caches[n - 1 - level])
+            if intervention is not None and intervention.site == self.sites[n]:
+                x = intervention.apply_rows(x, tokens.rows, tokens.positions)
+        return x
+
+    def _empty_caches(self, tokens: torch.Tensor) -> list[KeyValues]:
+        shape = (*tokens.shape, self.blocks[0].heads, self.width // self.blocks[0].heads)
+        zeros = self.embed.weight.new_zeros(shape)
+        return [(zeros, zeros)] * len(self.blocks)
+
+    def _free_run(self, tokens: torch.Tensor, intervention: Intervention | None, feed_mask: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced up to the first fed position, then one position at a time."""
+        batch, length = tokens.shape
+        tokens = tokens.clone()
+        fed = feed_mask.any(0).nonzero(as_tuple=True)[0]
+        known = min(int(fed[0]) + 1 if len(fed) else length, length)  # positions read as given
+        caches = self._empty_caches(tokens)
+        logits = self.unembed.weight.new_zeros(batch, length, self.unembed.out_features)
+        chunks = [(0, known)] + [(p, p + 1) for p in range(known, length)]
+        for begin, end in chunks:
+            if begin:
+                prediction = logits[:, begin - 1].argmax(-1)
+                tokens[:, begin] = torch.where(feed_mask[:, begin - 1], prediction, tokens[:, begin])
+            packed = Packed.ranges(tokens.new_full((batch,), begin), tokens.new_full((batch,), end))
+            x = self._run_packed(0, self.embed(tokens[packed.rows, packed.positions]), packed, caches, intervention)
+            logits[packed.rows, packed.positions] = self.unembed(self.norm(x))
+        return logits
 
     def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
         """(B, L, d·(1 + 2n)): the states at `site` and the keys and values of each of the n blocks above
@@ -116,12 +199,11 @@ class TransformerModel(nn.Module):
         below = self.sites.index(site)  # the blocks that make the site's states
         x = self.embed(tokens)
         for block in self.blocks[:below]:
-            x = block(x)
+            x = block(x)[0]
         packed = [x]
         for block in self.blocks[below:]:
-            _, keys, values = block.keys_values(x)
-            packed += [keys.transpose(1, 2).flatten(2), values.transpose(1, 2).flatten(2)]
-            x = block(x)
+            x, (keys, values) = block(x)
+            packed += [keys.flatten(2), values.flatten(2)]
         return torch.cat(packed, -1)
 
     def resume(
@@ -132,27 +214,20 @@ class TransformerModel(nn.Module):
         feed_mask: torch.Tensor | None = None,
         output_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`forward`'s logits at `output_mask`, computed only from each row's `resume.start` to its last
-        needed position, above the intervened site; positions not computed are left zero."""
+        """`forward`'s logits at `output_mask`, computed only at each row's positions from its
+        `resume.start` to its last needed one, above the intervened site; other positions are zero."""
         if feed_mask is not None:
-            raise ValueError("the transformer is free-run by its adapter, not in forward")
+            raise ValueError("a resumed transformer runs teacher-forced; free-running starts at position 0")
         site = intervention.site if intervention is not None else "embed"
+        level = self.sites.index(site)
         batch, length = tokens.shape
         needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
-        start = resume.start.to(tokens.device)
-        span = (last_true(needed) + 1 - start).clamp(min=0)
-        offsets = torch.arange(int(span.max()) if batch else 0, device=tokens.device)
-        positions = start[:, None] + offsets  # (B, S): each row's positions from its start
-        packed = resume.states.to(tokens.device, self.embed.weight.dtype)
-        width, rows = self.width, torch.arange(batch, device=tokens.device)[:, None]
-        x = packed[rows, positions.clamp(max=length - 1), :width]
-        if intervention is not None:
-            flat = intervention.apply_rows(x.flatten(0, 1), rows.expand_as(positions).flatten(), positions.flatten())
-            x = flat.view_as(x)
-        for n, block in enumerate(self.blocks[self.sites.index(site):]):
-            cached = packed[..., width * (1 + 2 * n): width * (3 + 2 * n)].view(batch, length, 2, block.heads, -1)
-            keys, values = cached.permute(2, 0, 3, 1, 4)
-            x = block(x, positions, (keys, values, start))
-        inside = offsets[None, :] < span[:, None]
+        packed = Packed.ranges(resume.start.to(tokens.device), last_true(needed) + 1)
+        states = resume.states.to(tokens.device, self.embed.weight.dtype)
+        above, heads = len(self.blocks) - level, self.blocks[0].heads
+        recorded = states[..., self.width:].unflatten(-1, (above, 2, heads, self.width // heads))
+        caches = [(recorded[:, :, n, 0], recorded[:, :, n, 1]) for n in range(above)]
+        x = self._run_packed(level, states[packed.rows, packed.positions, : self.width], packed, caches, intervention)
+        out = needed[packed.rows, packed.positions]
         logits = x.new_zeros(batch, length, self.unembed.out_features)
-        return logits.index_put((rows.expand_as(positions)[inside], positions[inside]), self.unembed(self.norm(x[inside])))
+        return logits.index_put((packed.rows[out], packed.positions[out]), self.unembed(self.norm(x[out])))
