@@ -131,14 +131,19 @@ class GRUModel(nn.Module):
         h = torch.where((start > 0)[:, None], resume.states.to(tokens.device)[order], 0.0).to(self.embed.weight.dtype)
         own = tokens[order]
         token = own.gather(1, start.clamp(max=length - 1)[:, None])[:, 0]
+        site = intervention.site if intervention is not None else None
+        # Teacher-forced inputs do not depend on the recurrence: embed and edit them all at once.
+        inputs = self._edited_inputs(own, plan, stepped, intervention) if site == "embed" and feed_mask is None else None
+        # The steps after the last edited one have nothing to edit.
+        edited = int((last_true(intervention.mask.to(tokens.device)) - resume.start.to(tokens.device)).max()) if site else -1
         states = []
         for j, n in enumerate(plan.counts[:stepped]):
             rows, pos = order[:n], start[:n] + j
-            x = self.embed(token[:n])
-            if intervention is not None and intervention.site == "embed":
+            x = inputs[j] if inputs is not None else self.embed(token[:n])
+            if site == "embed" and inputs is None and j <= edited:
                 x = intervention.apply_rows(x, rows, pos)
             h = self.cell(x, h[:n])
-            if intervention is not None and intervention.site == "hidden":
+            if site == "hidden" and j <= edited:
                 h = intervention.apply_rows(h, rows, pos)
             states.append(h)
             if j + 1 < len(plan.counts):
@@ -157,3 +162,12 @@ class GRUModel(nn.Module):
         if len(rows):
             logits = logits.index_put((rows, cols), self.readout(plan.gather(states, rows, cols)))
         return logits
+
+    def _edited_inputs(self, own: torch.Tensor, plan: SuffixPlan, steps: int, intervention: Intervention) -> tuple[torch.Tensor, ...]:
+        """The inputs of the first `steps` steps of `plan` (rows of `own` in plan order), embedded and
+        intervened in one call: step j's are rows [:counts[j]] at their start + j."""
+        counts = torch.tensor(plan.counts[:steps], device=own.device)
+        step, row = (torch.arange(len(own), device=own.device) < counts[:, None]).nonzero(as_tuple=True)
+        pos = plan.start[row] + step
+        x = intervention.apply_rows(self.embed(own[row, pos]), plan.order[row], pos)
+        return x.split(plan.counts[:steps])
