@@ -11,7 +11,6 @@ padding), and free-running decodes one position at a time from those buffers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import torch
 import torch.nn.functional as F
@@ -37,35 +36,63 @@ def rotate(x: torch.Tensor, positions: torch.Tensor, base: float = 10_000.0) -> 
 
 
 @dataclass
+class AttentionGroup:
+    """Rows of a packed batch whose queries attend together, padded to the group's longest row:
+    row i's queries are positions first[i], first[i] + 1, ... (`span` of them) over keys 0 .. keys - 1."""
+
+    rows: torch.Tensor  # (n,) batch rows
+    first: torch.Tensor  # (n,)
+    span: int
+    keys: int
+    tokens: slice  # the group's share of the packed list
+    local: torch.Tensor  # (m,) each of those tokens' row within the group
+    slots: torch.Tensor  # (m,) and its place among that row's queries
+
+    def mask(self) -> torch.Tensor:
+        """(n, 1, span, keys): a query sees the keys at its own position and before."""
+        queries = self.first[:, None] + torch.arange(self.span, device=self.first.device)
+        return (torch.arange(self.keys, device=queries.device) <= queries[..., None])[:, None]
+
+
+@dataclass
 class Packed:
     """Tokens of a batch run as one list, row `rows[i]` at position `positions[i]`.
 
-    Position-wise work (projections, feed-forward, readout) runs on the list alone; attention lays
-    row b's queries out as positions `first[b]`, `first[b] + 1`, ... (`span` of them, padded).
+    Position-wise work (projections, feed-forward, readout) runs on the list alone. For attention,
+    rows are sorted by how many positions they run and cut into a few groups, each padded only to
+    its own longest row, so rows of very different lengths waste little attention work.
     """
 
     rows: torch.Tensor  # (N,)
     positions: torch.Tensor  # (N,)
-    first: torch.Tensor  # (B,)
-    span: int
+    groups: list[AttentionGroup]
 
     @staticmethod
-    def ranges(start: torch.Tensor, end: torch.Tensor) -> "Packed":
-        """Every position p with start[b] <= p < end[b], row by row."""
+    def ranges(start: torch.Tensor, end: torch.Tensor, length: int, groups: int = 4) -> "Packed":
+        """Every position p with start[b] <= p < end[b], row by row, in sequences of `length`."""
         count = (end - start).clamp(min=0)
-        span = int(count.max()) if len(count) else 0
-        offsets = torch.arange(span, device=start.device)
-        rows, slots = (offsets < count[:, None]).nonzero(as_tuple=True)
-        return Packed(rows, start[rows] + slots, start, span)
-
-    @cached_property
-    def slots(self) -> torch.Tensor:
-        return self.positions - self.first[self.rows]
-
-    def attention_mask(self, length: int) -> torch.Tensor:
-        """(B, 1, span, L): a query sees the keys at its own position and before."""
-        queries = self.first[:, None] + torch.arange(self.span, device=self.first.device)
-        return (torch.arange(length, device=queries.device) <= queries[..., None])[:, None]
+        order = count.argsort(descending=True, stable=True)
+        counts = count[order].tolist()
+        offsets = torch.arange(counts[0] if counts else 0, device=start.device)
+        sorted_row, slots = (offsets < count[order][:, None]).nonzero(as_tuple=True)
+        # Cut the sorted rows into about `groups` equal parts, each only where the rows get shorter.
+        size, bounds = max(1, -(-len(counts) // groups)), [0]
+        for i in range(size, len(counts), size):
+            if counts[i] < counts[bounds[-1]]:
+                bounds.append(i)
+        bounds.append(len(counts))
+        parts, taken = [], 0
+        for a, b in zip(bounds, bounds[1:]):
+            if counts[a] == 0:
+                break
+            n = sum(counts[a:b])
+            first = start[order[a:b]]
+            keys = min(length, int((first + counts[a]).max()))
+            tokens = slice(taken, taken + n)
+            parts.append(AttentionGroup(order[a:b], first, counts[a], keys, tokens, sorted_row[tokens] - a, slots[tokens]))
+            taken += n
+        rows = order[sorted_row]
+        return Packed(rows, start[rows] + slots, parts)
 
 
 class Block(nn.Module):
@@ -93,14 +120,18 @@ class Block(nn.Module):
     def packed(self, x: torch.Tensor, tokens: Packed, cache: KeyValues) -> tuple[torch.Tensor, KeyValues]:
         """The block on packed states x (N, d); `cache` holds every position's keys and values, of
         which the packed ones are replaced by their fresh values. Returns the new states and cache."""
-        batch, length = cache[0].shape[:2]
         q, k, v = self.queries_keys_values(x, tokens.positions)
         at = (tokens.rows, tokens.positions)
         keys, values = cache[0].index_put(at, k), cache[1].index_put(at, v)
-        queries = q.new_zeros(batch, tokens.span, *q.shape[1:]).index_put((tokens.rows, tokens.slots), q)
-        attended = F.scaled_dot_product_attention(queries.transpose(1, 2), keys.transpose(1, 2), values.transpose(1, 2),
-                                                  attn_mask=tokens.attention_mask(length))
-        return self._residual(x, attended.transpose(1, 2)[tokens.rows, tokens.slots].flatten(1)), (keys, values)
+        attended = [x.new_zeros(0, *q.shape[1:])]
+        for group in tokens.groups:
+            queries = q.new_zeros(len(group.rows), group.span, *q.shape[1:])
+            queries = queries.index_put((group.local, group.slots), q[group.tokens])
+            out = F.scaled_dot_product_attention(
+                queries.transpose(1, 2), keys[group.rows, : group.keys].transpose(1, 2),
+                values[group.rows, : group.keys].transpose(1, 2), attn_mask=group.mask())
+            attended.append(out.transpose(1, 2)[group.local, group.slots])
+        return self._residual(x, torch.cat(attended).flatten(1)), (keys, values)
 
     def _residual(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
         x = x + self.proj(attended)
@@ -187,7 +218,7 @@ class TransformerModel(nn.Module):
             if begin:
                 prediction = logits[:, begin - 1].argmax(-1)
                 tokens[:, begin] = torch.where(feed_mask[:, begin - 1], prediction, tokens[:, begin])
-            packed = Packed.ranges(tokens.new_full((batch,), begin), tokens.new_full((batch,), end))
+            packed = Packed.ranges(tokens.new_full((batch,), begin), tokens.new_full((batch,), end), length)
             x = self._run_packed(0, self.embed(tokens[packed.rows, packed.positions]), packed, caches, intervention)
             logits[packed.rows, packed.positions] = self.unembed(self.norm(x))
         return logits
@@ -222,7 +253,7 @@ class TransformerModel(nn.Module):
         level = self.sites.index(site)
         batch, length = tokens.shape
         needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
-        packed = Packed.ranges(resume.start.to(tokens.device), last_true(needed) + 1)
+        packed = Packed.ranges(resume.start.to(tokens.device), last_true(needed) + 1, length)
         states = resume.states.to(tokens.device, self.embed.weight.dtype)
         above, heads = len(self.blocks) - level, self.blocks[0].heads
         recorded = states[..., self.width:].unflatten(-1, (above, 2, heads, self.width // heads))
