@@ -249,13 +249,15 @@ class TransformerModel(nn.Module):
         `resume.start` to its last needed one, above the intervened site; other positions are zero."""
         if feed_mask is not None:
             raise ValueError("a resumed transformer runs teacher-forced; free-running starts at position 0")
-        site = intervention.site if intervention is not None else "embed"
-        level = self.sites.index(site)
+        above = (resume.states.shape[-1] // self.width - 1) // 2  # blocks whose keys and values were recorded
+        level = len(self.blocks) - above
+        if intervention is not None and self.sites.index(intervention.site) != level:
+            raise ValueError(f"states recorded at {self.sites[level]}, intervention at {intervention.site}")
         batch, length = tokens.shape
         needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
         packed = Packed.ranges(resume.start.to(tokens.device), last_true(needed) + 1, length)
         states = resume.states.to(tokens.device, self.embed.weight.dtype)
-        above, heads = len(self.blocks) - level, self.blocks[0].heads
+        heads = self.blocks[0].heads
         recorded = states[..., self.width:].unflatten(-1, (above, 2, heads, self.width // heads))
         caches = [(recorded[:, :, n, 0], recorded[:, :, n, 1]) for n in range(above)]
         x = self._run_packed(level, states[packed.rows, packed.positions, : self.width], packed, caches, intervention)
