@@ -80,7 +80,11 @@ def limit_steps(adapters, site, pairs, directions, batch, steps) -> float:  # ty
         for t, adapter in enumerate(adapters):
             rows = torch.randint(len(pairs), (batch * sum(d[1] == t for d in directions),), generator=generator)
             at = resumes[t].subset(rows)
-            resume = Resume(at.start, at.states.clone().requires_grad_(True))
+            # The gradient flows into the site's states alone (a transformer's recorded keys and
+            # values of the prefix beside them are constants, as in a MAS step).
+            width = adapter.width(site)
+            states = torch.cat([at.states[..., :width].clone().requires_grad_(True), at.states[..., width:]], -1)
+            resume = Resume(at.start, states)
             labels = pairs.labels[rows]
             logits = adapter.run(pairs.tokens[rows], None, None, labels != IGNORE, resume)
             F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE).backward()
