@@ -52,13 +52,18 @@ def test_gru_resume_equals_whole_run(site: str, stepwise: bool, mode: str) -> No
     assert (resumed[~scored] == 0).all()
 
 
+def transformer_case(seed: int, site: str, stepwise: bool):  # type: ignore[no-untyped-def]
+    """A small frozen transformer, and a random case with its intervention at `site`."""
+    torch.manual_seed(0)
+    model = TransformerModel(VOCAB, width=WIDTH, heads=4, ff_width=64).eval().requires_grad_(False)
+    tokens, mask, scored, source = random_case(seed, stepwise)
+    return model, tokens, mask, scored, Intervention(site, mask, edit_from(source))
+
+
 @pytest.mark.parametrize("site", ["embed", "layers.0", "layers.1"])
 @pytest.mark.parametrize("stepwise", [False, True])
 def test_transformer_resume_equals_whole_run(site: str, stepwise: bool) -> None:
-    torch.manual_seed(0)
-    model = TransformerModel(VOCAB, width=WIDTH, heads=4, ff_width=64).eval().requires_grad_(False)
-    tokens, mask, scored, source = random_case(2, stepwise)
-    intervention = Intervention(site, mask, edit_from(source))
+    model, tokens, mask, scored, intervention = transformer_case(2, site, stepwise)
     whole = model(tokens, intervention)[0]
     start = first_true(mask | scored)
     resumed = model.resume(tokens, Resume(start, model.resume_states(site, tokens, start)), intervention, None, scored)
@@ -81,10 +86,7 @@ def growing_prefix_run(model: TransformerModel, tokens: torch.Tensor, interventi
 @pytest.mark.parametrize("site", ["embed", "layers.0", "layers.1"])
 @pytest.mark.parametrize("stepwise", [False, True])
 def test_transformer_free_run_from_cached_keys_equals_rereading_the_prefix(site: str, stepwise: bool) -> None:
-    torch.manual_seed(0)
-    model = TransformerModel(VOCAB, width=WIDTH, heads=4, ff_width=64).eval().requires_grad_(False)
-    tokens, mask, scored, source = random_case(3, stepwise)
-    intervention = Intervention(site, mask, edit_from(source))
+    model, tokens, _, scored, intervention = transformer_case(3, site, stepwise)
     cached = model(tokens, intervention, feed_mask=scored)[0]
     plain = growing_prefix_run(model, tokens, intervention, scored)
     torch.testing.assert_close(cached, plain, rtol=1e-5, atol=1e-5)

@@ -11,6 +11,7 @@ padding), and free-running decodes one position at a time from those buffers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
@@ -68,7 +69,7 @@ class Packed:
     groups: list[AttentionGroup]
 
     @staticmethod
-    def ranges(start: torch.Tensor, end: torch.Tensor, length: int, groups: int = 4) -> "Packed":
+    def ranges(start: torch.Tensor, end: torch.Tensor, length: int, groups: int = 4) -> Packed:
         """Every position p with start[b] <= p < end[b], row by row, in sequences of `length`."""
         count = (end - start).clamp(min=0)
         order = count.argsort(descending=True, stable=True)
@@ -82,7 +83,7 @@ class Packed:
                 bounds.append(i)
         bounds.append(len(counts))
         parts, taken = [], 0
-        for a, b in zip(bounds, bounds[1:]):
+        for a, b in pairwise(bounds):
             if counts[a] == 0:
                 break
             n = sum(counts[a:b])
