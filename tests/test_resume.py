@@ -73,6 +73,19 @@ def test_transformer_resume_equals_whole_run(site: str, stepwise: bool) -> None:
     assert (before.any() or stepwise) and (resumed[before] == 0).all()
 
 
+def test_transformer_resume_leaves_rows_without_scored_positions_zero() -> None:
+    """Rows that need no logits run no positions; the others still match a whole run, whatever
+    attention groups the mix of lengths makes (one row of every length, then many of one length)."""
+    model, tokens, mask, scored, intervention = transformer_case(4, "layers.0", stepwise=False)
+    scored[5:9] = False
+    scored[20:] = scored[20]  # many rows of the same length share a group
+    whole = model(tokens, intervention)[0]
+    start = first_true(mask | scored)
+    resumed = model.resume(tokens, Resume(start, model.resume_states("layers.0", tokens, start)), intervention, None, scored)
+    torch.testing.assert_close(resumed[scored], whole[scored], rtol=1e-5, atol=1e-5)
+    assert (resumed[5:9] == 0).all()
+
+
 def growing_prefix_run(model: TransformerModel, tokens: torch.Tensor, intervention: Intervention,
                        feed: torch.Tensor) -> torch.Tensor:
     """Free-running the plain way: the whole prefix again for every fed position."""
