@@ -124,18 +124,19 @@ class GRUModel(nn.Module):
         needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
         plan = SuffixPlan.build(resume.start.to(tokens.device), needed)
         start, order = plan.start, plan.order
+        site = intervention.site if intervention is not None else None
+        # The last step with an edit (−1: none). After it nothing is edited, and a teacher-forced
+        # run may go on as one fused call.
+        last_edit = last_true(intervention.mask.to(tokens.device)) if site else None
+        edited = int((last_edit - resume.start.to(tokens.device)).max()) if site else -1
         stepped = len(plan.counts)
         if feed_mask is None and (tokens.is_cuda if fused is None else fused):
-            edits = last_true(intervention.mask.to(tokens.device)) if intervention is not None else start - 1
-            stepped = min(stepped, max(int((edits - resume.start.to(tokens.device)).max()) + 1, 0))
+            stepped = min(stepped, max(edited + 1, 0))
         h = torch.where((start > 0)[:, None], resume.states.to(tokens.device)[order], 0.0).to(self.embed.weight.dtype)
         own = tokens[order]
         token = own.gather(1, start.clamp(max=length - 1)[:, None])[:, 0]
-        site = intervention.site if intervention is not None else None
         # Teacher-forced inputs do not depend on the recurrence: embed and edit them all at once.
         inputs = self._edited_inputs(own, plan, stepped, intervention) if site == "embed" and feed_mask is None else None
-        # The steps after the last edited one have nothing to edit.
-        edited = int((last_true(intervention.mask.to(tokens.device)) - resume.start.to(tokens.device)).max()) if site else -1
         states = []
         for j, n in enumerate(plan.counts[:stepped]):
             rows, pos = order[:n], start[:n] + j
@@ -163,7 +164,9 @@ class GRUModel(nn.Module):
             logits = logits.index_put((rows, cols), self.readout(plan.gather(states, rows, cols)))
         return logits
 
-    def _edited_inputs(self, own: torch.Tensor, plan: SuffixPlan, steps: int, intervention: Intervention) -> tuple[torch.Tensor, ...]:
+    def _edited_inputs(
+        self, own: torch.Tensor, plan: SuffixPlan, steps: int, intervention: Intervention
+    ) -> tuple[torch.Tensor, ...]:
         """The inputs of the first `steps` steps of `plan` (rows of `own` in plan order), embedded and
         intervened in one call: step j's are rows [:counts[j]] at their start + j."""
         counts = torch.tensor(plan.counts[:steps], device=own.device)
