@@ -127,8 +127,7 @@ class GRUModel(nn.Module):
         site = intervention.site if intervention is not None else None
         # The last step with an edit (−1: none). After it nothing is edited, and a teacher-forced
         # run may go on as one fused call.
-        last_edit = last_true(intervention.mask.to(tokens.device)) if site else None
-        edited = int((last_edit - resume.start.to(tokens.device)).max()) if site else -1
+        edited = int((last_true(intervention.mask.to(tokens.device)) - resume.start.to(tokens.device)).max()) if site else -1
         stepped = len(plan.counts)
         if feed_mask is None and (tokens.is_cuda if fused is None else fused):
             stepped = min(stepped, max(edited + 1, 0))
@@ -147,7 +146,7 @@ class GRUModel(nn.Module):
             if site == "hidden" and j <= edited:
                 h = intervention.apply_rows(h, rows, pos)
             states.append(h)
-            if j + 1 < len(plan.counts):
+            if inputs is None and j + 1 < len(plan.counts):  # the next step reads a token
                 m = plan.counts[j + 1]
                 token = own[:m].gather(1, (pos[:m] + 1)[:, None])[:, 0]
                 if feed_mask is not None:

@@ -42,17 +42,28 @@ class AttentionGroup:
     row i's queries are positions first[i], first[i] + 1, ... (`span` of them) over keys 0 .. keys - 1."""
 
     rows: torch.Tensor  # (n,) batch rows
-    first: torch.Tensor  # (n,)
-    span: int
-    keys: int
+    mask: torch.Tensor  # (n, 1, span, keys): a query sees the keys at its own position and before
     tokens: slice  # the group's share of the packed list
     local: torch.Tensor  # (m,) each of those tokens' row within the group
     slots: torch.Tensor  # (m,) and its place among that row's queries
 
-    def mask(self) -> torch.Tensor:
-        """(n, 1, span, keys): a query sees the keys at its own position and before."""
-        queries = self.first[:, None] + torch.arange(self.span, device=self.first.device)
-        return (torch.arange(self.keys, device=queries.device) <= queries[..., None])[:, None]
+    @property
+    def span(self) -> int:
+        return self.mask.shape[2]
+
+    @property
+    def keys(self) -> int:
+        return self.mask.shape[3]
+
+    @staticmethod
+    def build(rows: torch.Tensor, first: torch.Tensor, span: int, length: int, tokens: slice,
+              local: torch.Tensor, slots: torch.Tensor) -> AttentionGroup:
+        """The group of `rows` starting at `first`, in sequences of `length`; its mask is made once
+        for every block that attends with it."""
+        queries = first[:, None] + torch.arange(span, device=first.device)
+        keys = min(length, int(queries[:, -1].max()) + 1)
+        mask = (torch.arange(keys, device=first.device) <= queries[..., None])[:, None]
+        return AttentionGroup(rows, mask, tokens, local, slots)
 
 
 @dataclass
@@ -87,10 +98,9 @@ class Packed:
             if counts[a] == 0:
                 break
             n = sum(counts[a:b])
-            first = start[order[a:b]]
-            keys = min(length, int((first + counts[a]).max()))
             tokens = slice(taken, taken + n)
-            parts.append(AttentionGroup(order[a:b], first, counts[a], keys, tokens, sorted_row[tokens] - a, slots[tokens]))
+            parts.append(AttentionGroup.build(order[a:b], start[order[a:b]], counts[a], length, tokens,
+                                              sorted_row[tokens] - a, slots[tokens]))
             taken += n
         rows = order[sorted_row]
         return Packed(rows, start[rows] + slots, parts)
@@ -130,7 +140,7 @@ class Block(nn.Module):
             queries = queries.index_put((group.local, group.slots), q[group.tokens])
             out = F.scaled_dot_product_attention(
                 queries.transpose(1, 2), keys[group.rows, : group.keys].transpose(1, 2),
-                values[group.rows, : group.keys].transpose(1, 2), attn_mask=group.mask())
+                values[group.rows, : group.keys].transpose(1, 2), attn_mask=group.mask)
             attended.append(out.transpose(1, 2)[group.local, group.slots])
         return self._residual(x, torch.cat(attended).flatten(1)), (keys, values)
 
