@@ -131,7 +131,7 @@ class GRUModel(nn.Module):
         stepped = len(plan.counts)
         if feed_mask is None and (tokens.is_cuda if fused is None else fused):
             stepped = min(stepped, max(edited + 1, 0))
-        h = torch.where((start > 0)[:, None], resume.states.to(tokens.device)[order], 0.0).to(self.embed.weight.dtype)
+        h = torch.where((start > 0)[:, None], resume.row_states().to(tokens.device)[order], 0.0).to(self.embed.weight.dtype)
         own = tokens[order]
         token = own.gather(1, start.clamp(max=length - 1)[:, None])[:, 0]
         # Teacher-forced inputs do not depend on the recurrence: embed and edit them all at once.

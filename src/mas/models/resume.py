@@ -16,19 +16,39 @@ import torch.nn.functional as F
 
 @dataclass
 class Resume:
-    """Per row of a batch: the first position to run (`start`) and the adapter's recorded state there."""
+    """Per row of a batch: the first position to run (`start`) and the adapter's recorded state there.
+
+    `states` is a table recorded once per pair set; `rows` picks each batch row's entry from it, so
+    a step reads from the table only what it runs (a transformer's record of every position is large).
+    """
 
     start: torch.Tensor  # (B,) long
-    states: torch.Tensor  # (B, ...) what the adapter needs to resume, from its `resume_states`
+    states: torch.Tensor  # (N, ...) what the adapter needs to resume, from its `resume_states`
+    rows: torch.Tensor | None = None  # (B,) each row's entry in `states`; None: row b's is entry b
 
-    def subset(self, index: torch.Tensor | slice) -> "Resume":
-        return Resume(self.start[index], self.states[index.to(self.states.device) if isinstance(index, torch.Tensor) else index])
+    def entries(self) -> torch.Tensor:
+        """`rows`, on the device of `states`."""
+        rows = torch.arange(len(self.start)) if self.rows is None else self.rows
+        return rows.to(self.states.device)
+
+    def row_states(self) -> torch.Tensor:
+        """Each row's recorded state, (B, ...)."""
+        return self.states if self.rows is None else self.states[self.entries()]
+
+    def subset(self, index: torch.Tensor | slice) -> Resume:
+        rows = torch.arange(len(self.start)) if self.rows is None else self.rows
+        return Resume(self.start[index], self.states, rows[index.cpu() if isinstance(index, torch.Tensor) else index])
 
     @staticmethod
-    def cat(parts: list["Resume"], length: int) -> "Resume":
-        """Rows of several batches stacked, per-position states padded to `length` positions."""
-        states = [p.states if p.states.ndim < 3 else F.pad(p.states, (0, 0, 0, length - p.states.shape[1])) for p in parts]
-        return Resume(torch.cat([p.start for p in parts]), torch.cat(states))
+    def cat(parts: list[Resume], length: int) -> Resume:
+        """Rows of several batches stacked; parts drawn from one table stay views of it, others are
+        gathered with their per-position states padded to `length` positions."""
+        start = torch.cat([p.start for p in parts])
+        if all(p.states is parts[0].states for p in parts):
+            return Resume(start, parts[0].states, torch.cat([p.entries().cpu() for p in parts]))
+        states = [p.row_states() for p in parts]
+        states = [s if s.ndim < 3 else F.pad(s, (0, 0, 0, length - s.shape[1])) for s in states]
+        return Resume(start, torch.cat(states))
 
 
 def no_outputs(tokens: torch.Tensor) -> torch.Tensor:
@@ -58,7 +78,7 @@ class SuffixPlan:
     counts: list[int]  # rows still running at each step
 
     @staticmethod
-    def build(start: torch.Tensor, needed: torch.Tensor) -> "SuffixPlan":
+    def build(start: torch.Tensor, needed: torch.Tensor) -> SuffixPlan:
         """Rows run from `start` to their last `needed` (B, L) position."""
         lengths = (last_true(needed) + 1 - start).clamp(min=0)
         order = lengths.argsort(descending=True, stable=True)

@@ -38,8 +38,8 @@ def rotate(x: torch.Tensor, positions: torch.Tensor, base: float = 10_000.0) -> 
 
 @dataclass
 class AttentionGroup:
-    """Rows of a packed batch whose queries attend together, padded to the group's longest row:
-    row i's queries are positions first[i], first[i] + 1, ... (`span` of them) over keys 0 .. keys - 1."""
+    """Rows of a packed batch whose queries attend together, each row padded to the group's longest:
+    the group's token i is query `slots[i]` of its row `local[i]`, over keys 0 .. keys - 1."""
 
     rows: torch.Tensor  # (n,) batch rows
     mask: torch.Tensor  # (n, 1, span, keys): a query sees the keys at its own position and before
@@ -56,14 +56,13 @@ class AttentionGroup:
         return self.mask.shape[3]
 
     @staticmethod
-    def build(rows: torch.Tensor, first: torch.Tensor, span: int, length: int, tokens: slice,
+    def build(rows: torch.Tensor, positions: torch.Tensor, span: int, tokens: slice,
               local: torch.Tensor, slots: torch.Tensor) -> AttentionGroup:
-        """The group of `rows` starting at `first`, in sequences of `length`; its mask is made once
-        for every block that attends with it."""
-        queries = first[:, None] + torch.arange(span, device=first.device)
-        keys = min(length, int(queries[:, -1].max()) + 1)
-        mask = (torch.arange(keys, device=first.device) <= queries[..., None])[:, None]
-        return AttentionGroup(rows, mask, tokens, local, slots)
+        """The group of `rows` whose tokens sit at `positions`; its mask is made once for every block
+        that attends with it (padding queries see key 0 alone, and their outputs are dropped)."""
+        queries = positions.new_zeros(len(rows), span).index_put((local, slots), positions)
+        keys = torch.arange(int(positions.max()) + 1, device=positions.device)
+        return AttentionGroup(rows, (keys <= queries[..., None])[:, None], tokens, local, slots)
 
 
 @dataclass
@@ -71,22 +70,26 @@ class Packed:
     """Tokens of a batch run as one list, row `rows[i]` at position `positions[i]`.
 
     Position-wise work (projections, feed-forward, readout) runs on the list alone. For attention,
-    rows are sorted by how many positions they run and cut into a few groups, each padded only to
-    its own longest row, so rows of very different lengths waste little attention work.
+    rows are sorted by how many tokens they run and cut into a few groups, each padded only to its
+    own longest row, so rows of very different lengths waste little attention work.
     """
 
     rows: torch.Tensor  # (N,)
     positions: torch.Tensor  # (N,)
     groups: list[AttentionGroup]
+    index: torch.Tensor  # (N,) each token's place in the list the packing was made from
 
     @staticmethod
-    def ranges(start: torch.Tensor, end: torch.Tensor, length: int, groups: int = 4) -> Packed:
-        """Every position p with start[b] <= p < end[b], row by row, in sequences of `length`."""
-        count = (end - start).clamp(min=0)
+    def of(rows: torch.Tensor, positions: torch.Tensor, groups: int = 4) -> Packed:
+        """Tokens (rows[i], positions[i]) in any order, regrouped; each row's keep their order."""
+        count = torch.bincount(rows, minlength=int(rows.max()) + 1 if len(rows) else 0)
         order = count.argsort(descending=True, stable=True)
-        counts = count[order].tolist()
-        offsets = torch.arange(counts[0] if counts else 0, device=start.device)
-        sorted_row, slots = (offsets < count[order][:, None]).nonzero(as_tuple=True)
+        rank = torch.empty_like(order).index_put_((order,), torch.arange(len(order), device=order.device))
+        index = rank[rows].argsort(stable=True)
+        ranked = rank[rows[index]]
+        counts = count[order]
+        slots = torch.arange(len(index), device=index.device) - (counts.cumsum(0) - counts)[ranked]
+        counts = counts.tolist()
         # Cut the sorted rows into about `groups` equal parts, each only where the rows get shorter.
         size, bounds = max(1, -(-len(counts) // groups)), [0]
         for i in range(size, len(counts), size):
@@ -97,13 +100,26 @@ class Packed:
         for a, b in pairwise(bounds):
             if counts[a] == 0:
                 break
-            n = sum(counts[a:b])
-            tokens = slice(taken, taken + n)
-            parts.append(AttentionGroup.build(order[a:b], start[order[a:b]], counts[a], length, tokens,
-                                              sorted_row[tokens] - a, slots[tokens]))
-            taken += n
-        rows = order[sorted_row]
-        return Packed(rows, start[rows] + slots, parts)
+            tokens = slice(taken, taken + sum(counts[a:b]))
+            parts.append(AttentionGroup.build(order[a:b], positions[index[tokens]], counts[a], tokens,
+                                              ranked[tokens] - a, slots[tokens]))
+            taken = tokens.stop
+        return Packed(rows[index], positions[index], parts, index)
+
+    @staticmethod
+    def ranges(start: torch.Tensor, end: torch.Tensor, groups: int = 4) -> Packed:
+        """Every position p with start[b] <= p < end[b], row by row."""
+        count = (end - start).clamp(min=0)
+        offsets = torch.arange(int(count.max()) if len(count) else 0, device=start.device)
+        rows, slots = (offsets < count[:, None]).nonzero(as_tuple=True)
+        return Packed.of(rows, start[rows] + slots, groups)
+
+    def subset(self, keep: torch.Tensor) -> Packed:
+        """The tokens where `keep` (N,) is True, packed on their own; `index` points into this list."""
+        picked = keep.nonzero(as_tuple=True)[0]
+        part = Packed.of(self.rows[picked], self.positions[picked])
+        part.index = picked[part.index]
+        return part
 
 
 class Block(nn.Module):
@@ -128,18 +144,27 @@ class Block(nn.Module):
         attended = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True)
         return self._residual(x, attended.transpose(1, 2).reshape(batch, length, width)), (k, v)
 
-    def packed(self, x: torch.Tensor, tokens: Packed, cache: KeyValues) -> tuple[torch.Tensor, KeyValues]:
+    def packed(self, x: torch.Tensor, tokens: Packed, cache: KeyValues,
+               queries: Packed | None = None) -> tuple[torch.Tensor, KeyValues]:
         """The block on packed states x (N, d); `cache` holds every position's keys and values, of
-        which the packed ones are replaced by their fresh values. Returns the new states and cache."""
+        which the packed ones are replaced by their fresh values. Returns the new states and cache.
+
+        With `queries` (a subset of `tokens`), every token still writes its keys and values but only
+        those query and run on, and the new states are theirs: the last block reads out at scored
+        positions alone."""
         q, k, v = self.queries_keys_values(x, tokens.positions)
         at = (tokens.rows, tokens.positions)
         keys, values = cache[0].index_put(at, k), cache[1].index_put(at, v)
+        if queries is None:
+            queries = tokens
+        else:
+            q, x = q[queries.index], x[queries.index]
         attended = [x.new_zeros(0, *q.shape[1:])]
-        for group in tokens.groups:
-            queries = q.new_zeros(len(group.rows), group.span, *q.shape[1:])
-            queries = queries.index_put((group.local, group.slots), q[group.tokens])
+        for group in queries.groups:
+            padded = q.new_zeros(len(group.rows), group.span, *q.shape[1:])
+            padded = padded.index_put((group.local, group.slots), q[group.tokens])
             out = F.scaled_dot_product_attention(
-                queries.transpose(1, 2), keys[group.rows, : group.keys].transpose(1, 2),
+                padded.transpose(1, 2), keys[group.rows, : group.keys].transpose(1, 2),
                 values[group.rows, : group.keys].transpose(1, 2), attn_mask=group.mask)
             attended.append(out.transpose(1, 2)[group.local, group.slots])
         return self._residual(x, torch.cat(attended).flatten(1)), (keys, values)
@@ -201,15 +226,20 @@ class TransformerModel(nn.Module):
         return self.unembed(self.norm(x)), captured
 
     def _run_packed(self, level: int, x: torch.Tensor, tokens: Packed, caches: list[KeyValues],
-                    intervention: Intervention | None) -> torch.Tensor:
+                    intervention: Intervention | None, outputs: Packed | None = None) -> torch.Tensor:
         """Packed states x (N, d) at site number `level`, intervened and run through the blocks above
-        it; `caches[i]` (keys and values of block `level + i`) is replaced by its updated buffers."""
+        it; `caches[i]` (keys and values of block `level + i`) is replaced by its updated buffers.
+        Returns the top states of `outputs` (a subset of `tokens`, in its order) or of every token."""
+        current = tokens
         for n in range(level, len(self.sites)):
             if n > level:
-                x, caches[n - 1 - level] = self.blocks[n - 1].packed(x, tokens, caches[n - 1 - level])
+                queries = outputs if n == len(self.blocks) else None
+                x, caches[n - 1 - level] = self.blocks[n - 1].packed(x, tokens, caches[n - 1 - level], queries)
+                if queries is not None:
+                    current = queries
             if intervention is not None and intervention.site == self.sites[n]:
-                x = intervention.apply_rows(x, tokens.rows, tokens.positions)
-        return x
+                x = intervention.apply_rows(x, current.rows, current.positions)
+        return x if outputs is None or current is outputs else x[outputs.index]
 
     def _empty_caches(self, tokens: torch.Tensor) -> list[KeyValues]:
         shape = (*tokens.shape, self.blocks[0].heads, self.width // self.blocks[0].heads)
@@ -229,7 +259,7 @@ class TransformerModel(nn.Module):
             if begin:
                 prediction = logits[:, begin - 1].argmax(-1)
                 tokens[:, begin] = torch.where(feed_mask[:, begin - 1], prediction, tokens[:, begin])
-            packed = Packed.ranges(tokens.new_full((batch,), begin), tokens.new_full((batch,), end), length)
+            packed = Packed.ranges(tokens.new_full((batch,), begin), tokens.new_full((batch,), end))
             x = self._run_packed(0, self.embed(tokens[packed.rows, packed.positions]), packed, caches, intervention)
             logits[packed.rows, packed.positions] = self.unembed(self.norm(x))
         return logits
@@ -266,12 +296,16 @@ class TransformerModel(nn.Module):
             raise ValueError(f"states recorded at {self.sites[level]}, intervention at {intervention.site}")
         batch, length = tokens.shape
         needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
-        packed = Packed.ranges(resume.start.to(tokens.device), last_true(needed) + 1, length)
-        states = resume.states.to(tokens.device, self.embed.weight.dtype)
-        heads = self.blocks[0].heads
-        recorded = states[..., self.width:].unflatten(-1, (above, 2, heads, self.width // heads))
+        packed = Packed.ranges(resume.start.to(tokens.device), last_true(needed) + 1)
+        outputs = packed.subset(needed[packed.rows, packed.positions])
+        table, entries = resume.states, resume.entries()
+        dtype, heads = self.embed.weight.dtype, self.blocks[0].heads
+        site = table[entries[packed.rows.to(table.device)], packed.positions.to(table.device), : self.width]
+        # Recorded keys and values are read only where some row starts later; the rest are run afresh.
+        prefix = int(resume.start.max()) if batch else 0
+        recorded = table[entries, :prefix, self.width:].to(tokens.device, dtype)
+        recorded = F.pad(recorded, (0, 0, 0, length - prefix)).unflatten(-1, (above, 2, heads, self.width // heads))
         caches = [(recorded[:, :, n, 0], recorded[:, :, n, 1]) for n in range(above)]
-        x = self._run_packed(level, states[packed.rows, packed.positions, : self.width], packed, caches, intervention)
-        out = needed[packed.rows, packed.positions]
+        x = self._run_packed(level, site.to(tokens.device, dtype), packed, caches, intervention, outputs)
         logits = x.new_zeros(batch, length, self.unembed.out_features)
-        return logits.index_put((packed.rows[out], packed.positions[out]), self.unembed(self.norm(x[out])))
+        return logits.index_put((outputs.rows, outputs.positions), self.unembed(self.norm(x)))
