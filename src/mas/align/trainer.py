@@ -178,11 +178,12 @@ class AlignmentTrainer:
         tokens, labels, intervention = stacked_batch(
             self.sites[target], parts, lambda encoded, rows: self.site_map.decode(rotations, target, encoded, rows)
         )
-        resumes = [self.resume_point(target, batches[d]) for d in dirs]
-        resume = None
-        if all(r is not None for r in resumes):
-            resume = Resume.cat([r.subset(indices[d]) for r, d in zip(resumes, dirs)], tokens.shape[1])
         adapter = self.adapters[target]
+        resume = None
+        if adapter.resumes(feed):
+            resumes = [self.resume_point(target, batches[d]) for d in dirs]
+            if all(r is not None for r in resumes):
+                resume = Resume.cat([r.subset(indices[d]) for r, d in zip(resumes, dirs)], tokens.shape[1])
         scored = (labels != IGNORE).to(adapter.device)
         logits = adapter.run(tokens.to(adapter.device), intervention, scored if feed else None, scored, resume)
         return logits, labels, dirs

@@ -54,6 +54,10 @@ class ModelAdapter(ABC):
         intervention at `site`; None where this adapter always runs whole sequences."""
         return None
 
+    def resumes(self, free_running: bool) -> bool:
+        """Whether `run` starts from a given `resume` on such runs, so callers record one only then."""
+        return True
+
     @property
     def device(self) -> torch.device:
         """Where token ids go."""
@@ -118,9 +122,13 @@ class TaskModelAdapter(ModelAdapter):
     ) -> torch.Tensor:
         if intervention is not None:
             self.check_site(intervention.site)
-        if resume is not None and (feed_mask is None or self.model.recurrent):
+        if resume is not None and self.resumes(feed_mask is not None):
             return self.model.resume(tokens, resume, intervention, feed_mask, output_mask)
         return self.model(tokens, intervention, feed_mask, output_mask=output_mask)[0]
+
+    def resumes(self, free_running: bool) -> bool:
+        """A transformer free-runs from position 0, decoding from its own cached keys and values."""
+        return not free_running or self.model.recurrent
 
     @torch.no_grad()
     def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor | None:

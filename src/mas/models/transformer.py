@@ -42,18 +42,13 @@ class AttentionGroup:
     the group's token i is query `slots[i]` of its row `local[i]`, over keys 0 .. keys - 1."""
 
     rows: torch.Tensor  # (n,) batch rows
-    mask: torch.Tensor  # (n, 1, span, keys): a query sees the keys at its own position and before
+    read: torch.Tensor | slice  # how their keys are read: a slice (no copy) where the rows are consecutive
+    span: int  # queries per row, padded
+    keys: int  # keys 0 .. keys - 1 are read
+    mask: torch.Tensor | None  # (n, 1, span, keys): a query sees its own position and before; None: every key
     tokens: slice  # the group's share of the packed list
     local: torch.Tensor  # (m,) each of those tokens' row within the group
     slots: torch.Tensor  # (m,) and its place among that row's queries
-
-    @property
-    def span(self) -> int:
-        return self.mask.shape[2]
-
-    @property
-    def keys(self) -> int:
-        return self.mask.shape[3]
 
     @staticmethod
     def build(rows: torch.Tensor, positions: torch.Tensor, span: int, tokens: slice,
@@ -61,8 +56,12 @@ class AttentionGroup:
         """The group of `rows` whose tokens sit at `positions`; its mask is made once for every block
         that attends with it (padding queries see key 0 alone, and their outputs are dropped)."""
         queries = positions.new_zeros(len(rows), span).index_put((local, slots), positions)
-        keys = torch.arange(int(positions.max()) + 1, device=positions.device)
-        return AttentionGroup(rows, (keys <= queries[..., None])[:, None], tokens, local, slots)
+        keys = int(positions.max()) + 1
+        mask = (torch.arange(keys, device=positions.device) <= queries[..., None])[:, None]
+        first = int(rows[0])
+        consecutive = torch.equal(rows, torch.arange(first, first + len(rows), device=rows.device))
+        read = slice(first, first + len(rows)) if consecutive else rows
+        return AttentionGroup(rows, read, span, keys, None if bool(mask.all()) else mask, tokens, local, slots)
 
 
 @dataclass
@@ -154,7 +153,10 @@ class Block(nn.Module):
         positions alone."""
         q, k, v = self.queries_keys_values(x, tokens.positions)
         at = (tokens.rows, tokens.positions)
-        keys, values = cache[0].index_put(at, k), cache[1].index_put(at, v)
+        if torch.is_grad_enabled():  # the backward pass needs the buffers as they were
+            keys, values = cache[0].index_put(at, k), cache[1].index_put(at, v)
+        else:  # in place: decoding would otherwise copy every row's keys at every position
+            keys, values = cache[0].index_put_(at, k), cache[1].index_put_(at, v)
         if queries is None:
             queries = tokens
         else:
@@ -164,8 +166,8 @@ class Block(nn.Module):
             padded = q.new_zeros(len(group.rows), group.span, *q.shape[1:])
             padded = padded.index_put((group.local, group.slots), q[group.tokens])
             out = F.scaled_dot_product_attention(
-                padded.transpose(1, 2), keys[group.rows, : group.keys].transpose(1, 2),
-                values[group.rows, : group.keys].transpose(1, 2), attn_mask=group.mask)
+                padded.transpose(1, 2), keys[group.read, : group.keys].transpose(1, 2),
+                values[group.read, : group.keys].transpose(1, 2), attn_mask=group.mask)
             attended.append(out.transpose(1, 2)[group.local, group.slots])
         return self._residual(x, torch.cat(attended).flatten(1)), (keys, values)
 
@@ -243,8 +245,7 @@ class TransformerModel(nn.Module):
 
     def _empty_caches(self, tokens: torch.Tensor) -> list[KeyValues]:
         shape = (*tokens.shape, self.blocks[0].heads, self.width // self.blocks[0].heads)
-        zeros = self.embed.weight.new_zeros(shape)
-        return [(zeros, zeros)] * len(self.blocks)
+        return [(self.embed.weight.new_zeros(shape), self.embed.weight.new_zeros(shape)) for _ in self.blocks]
 
     def _free_run(self, tokens: torch.Tensor, intervention: Intervention | None, feed_mask: torch.Tensor) -> torch.Tensor:
         """Teacher-forced up to the first fed position, then one position at a time."""
@@ -273,8 +274,12 @@ class TransformerModel(nn.Module):
         for block in self.blocks[:below]:
             x = block(x)[0]
         packed = [x]
-        for block in self.blocks[below:]:
-            x, (keys, values) = block(x)
+        above = self.blocks[below:]
+        for n, block in enumerate(above):
+            if n + 1 < len(above):
+                x, (keys, values) = block(x)
+            else:  # the top block's output is not recorded: its keys and values are all it needs
+                keys, values = block.queries_keys_values(x, torch.arange(x.shape[1], device=x.device))[1:]
             packed += [keys.flatten(2), values.flatten(2)]
         return torch.cat(packed, -1)
 
