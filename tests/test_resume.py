@@ -62,11 +62,14 @@ def transformer_case(seed: int, site: str, stepwise: bool):  # type: ignore[no-u
 
 @pytest.mark.parametrize("site", ["embed", "layers.0", "layers.1"])
 @pytest.mark.parametrize("stepwise", [False, True])
-def test_transformer_resume_equals_whole_run(site: str, stepwise: bool) -> None:
+@pytest.mark.parametrize("grad", [False, True], ids=["no-grad", "grad"])
+def test_transformer_resume_equals_whole_run(site: str, stepwise: bool, grad: bool) -> None:
+    """Scored positions anywhere after each row's start, so the top block queries a scattered subset."""
     model, tokens, mask, scored, intervention = transformer_case(2, site, stepwise)
     whole = model(tokens, intervention)[0]
     start = first_true(mask | scored)
-    resumed = model.resume(tokens, Resume(start, model.resume_states(site, tokens, start)), intervention, None, scored)
+    with torch.set_grad_enabled(grad):
+        resumed = model.resume(tokens, Resume(start, model.resume_states(site, tokens, start)), intervention, None, scored)
     torch.testing.assert_close(resumed[scored], whole[scored], rtol=1e-5, atol=1e-5)
     # Positions before a row's start read the frozen prefix's keys and values; they are not run again.
     before = torch.arange(LENGTH) < start[:, None]
@@ -98,9 +101,12 @@ def growing_prefix_run(model: TransformerModel, tokens: torch.Tensor, interventi
 
 @pytest.mark.parametrize("site", ["embed", "layers.0", "layers.1"])
 @pytest.mark.parametrize("stepwise", [False, True])
-def test_transformer_free_run_from_cached_keys_equals_rereading_the_prefix(site: str, stepwise: bool) -> None:
+@pytest.mark.parametrize("grad", [False, True], ids=["no-grad", "grad"])
+def test_transformer_free_run_from_cached_keys_equals_rereading_the_prefix(site: str, stepwise: bool, grad: bool) -> None:
+    """Without autograd the key/value buffers are written in place; with it, copied. Both decode alike."""
     model, tokens, _, scored, intervention = transformer_case(3, site, stepwise)
-    cached = model(tokens, intervention, feed_mask=scored)[0]
+    with torch.set_grad_enabled(grad):
+        cached = model(tokens, intervention, feed_mask=scored)[0]
     plain = growing_prefix_run(model, tokens, intervention, scored)
     torch.testing.assert_close(cached, plain, rtol=1e-5, atol=1e-5)
     # The fed tokens were the model's own: at least some differ from the given ones.
@@ -148,3 +154,19 @@ def test_trainer_logits_and_gradients_match_whole_runs(arch: str, site: str, mod
             torch.testing.assert_close(fast_value, slow_value, rtol=1e-4, atol=1e-5)
         else:
             assert fast_value == slow_value
+
+
+def test_resume_rows_from_one_table_stay_views_and_mixed_tables_are_gathered() -> None:
+    g = torch.Generator().manual_seed(5)
+    table, other = torch.randn(10, 6, 4, generator=g), torch.randn(7, 5, 4, generator=g)
+    first = Resume(torch.arange(10), table).subset(torch.tensor([3, 1, 3]))
+    second = Resume(torch.arange(10), table).subset(torch.tensor([0, 9]))
+    shared = Resume.cat([first, second], 6)
+    assert shared.states is table and shared.rows.tolist() == [3, 1, 3, 0, 9]
+    torch.testing.assert_close(shared.row_states(), table[[3, 1, 3, 0, 9]])
+    assert shared.start.tolist() == [3, 1, 3, 0, 9]
+    mixed = Resume.cat([first, Resume(torch.arange(7), other).subset(torch.tensor([6]))], 6)
+    assert mixed.rows is None and mixed.states.shape == (4, 6, 4)
+    torch.testing.assert_close(mixed.row_states()[:3], table[[3, 1, 3]])
+    torch.testing.assert_close(mixed.row_states()[3, :5], other[6])
+    assert (mixed.row_states()[3, 5:] == 0).all()
