@@ -23,8 +23,8 @@ import torch.nn.functional as F
 
 from mas.align import AlignConfig, AlignmentTrainer, Rotations, all_directions
 from mas.align.interchange import DirectionPart, read_resume, stacked_batch, write_aligned
-from mas.models.resume import Resume
 from mas.models import GRUModel, TaskModelAdapter, TransformerModel
+from mas.models.resume import Resume
 from mas.tasks import MultiObject
 from mas.tasks.pairs import IGNORE, build_pairs
 
@@ -51,7 +51,7 @@ def plain_steps(adapters, site, pairs, directions, k, batch, steps) -> float:  #
             qs, qt = rotations.matrices()[s], rotations.matrices()[t]  # rebuilt on every use
             encoded = states.to(qs.dtype) @ qs[:, :k]
             part = DirectionPart(rows, encoded)
-            tokens, labels, edit = stacked_batch(site, [part], lambda z, own: write_aligned(z, own, qt[:, :k], True))
+            tokens, labels, edit = stacked_batch(site, [part], lambda z, own, qt=qt: write_aligned(z, own, qt[:, :k], True))
             logits = adapters[t].run(tokens, edit, None, labels != IGNORE)
             F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE).backward()
         optimizer.step()
