@@ -87,6 +87,10 @@ def test_transformer_resume_leaves_rows_without_scored_positions_zero() -> None:
     resumed = model.resume(tokens, Resume(start, model.resume_states("layers.0", tokens, start)), intervention, None, scored)
     torch.testing.assert_close(resumed[scored], whole[scored], rtol=1e-5, atol=1e-5)
     assert (resumed[5:9] == 0).all()
+    # A batch that needs no logits at all runs nothing.
+    nothing = torch.zeros_like(scored)
+    empty = model.resume(tokens, Resume(start, model.resume_states("layers.0", tokens, start)), intervention, None, nothing)
+    assert empty.shape == whole.shape and (empty == 0).all()
 
 
 def growing_prefix_run(model: TransformerModel, tokens: torch.Tensor, intervention: Intervention,

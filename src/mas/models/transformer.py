@@ -97,7 +97,7 @@ class Packed:
         bounds.append(len(counts))
         parts, taken = [], 0
         for a, b in pairwise(bounds):
-            if counts[a] == 0:
+            if a == b or counts[a] == 0:  # no tokens at all, or only rows without any
                 break
             tokens = slice(taken, taken + sum(counts[a:b]))
             parts.append(AttentionGroup.build(order[a:b], positions[index[tokens]], counts[a], tokens,
