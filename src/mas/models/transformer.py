@@ -80,7 +80,7 @@ class Packed:
 
     @staticmethod
     def of(rows: torch.Tensor, positions: torch.Tensor, groups: int = 4) -> Packed:
-        """Tokens (rows[i], positions[i]) in any order, regrouped; each row's keep their order."""
+        """Tokens (rows[i], positions[i]) in any order, regrouped; each row's tokens keep their order."""
         count = torch.bincount(rows, minlength=int(rows.max()) + 1 if len(rows) else 0)
         order = count.argsort(descending=True, stable=True)
         rank = torch.empty_like(order).index_put_((order,), torch.arange(len(order), device=order.device))
