@@ -42,7 +42,7 @@ from mas.models.resume import Resume
 from mas.progress import progress_bar
 from mas.tasks.pairs import IGNORE, PairSet
 
-TRIM_EVERY = 10  # steps between returns of freed memory to the OS (see mas.memory)
+TRIM_EVERY = 50  # steps between returns of freed memory to the OS (see mas.memory)
 
 
 def all_directions(n: int) -> list[Direction]:
