@@ -26,18 +26,21 @@ class Resume:
     states: torch.Tensor  # (N, ...) what the adapter needs to resume, from its `resume_states`
     rows: torch.Tensor | None = None  # (B,) each row's entry in `states`; None: row b's is entry b
 
+    def _host_rows(self) -> torch.Tensor:
+        """Each row's entry, on the host, where rows are picked and stacked with no trip to the device."""
+        return torch.arange(len(self.start)) if self.rows is None else self.rows
+
     def entries(self) -> torch.Tensor:
         """`rows`, on the device of `states`."""
-        rows = torch.arange(len(self.start)) if self.rows is None else self.rows
-        return rows.to(self.states.device)
+        return self._host_rows().to(self.states.device)
 
     def row_states(self) -> torch.Tensor:
         """Each row's recorded state, (B, ...)."""
         return self.states if self.rows is None else self.states[self.entries()]
 
     def subset(self, index: torch.Tensor | slice) -> Resume:
-        rows = torch.arange(len(self.start)) if self.rows is None else self.rows
-        return Resume(self.start[index], self.states, rows[index.cpu() if isinstance(index, torch.Tensor) else index])
+        rows = self._host_rows()[index.cpu() if isinstance(index, torch.Tensor) else index]
+        return Resume(self.start[index], self.states, rows)
 
     @staticmethod
     def cat(parts: list[Resume], length: int) -> Resume:
@@ -45,7 +48,7 @@ class Resume:
         gathered with their per-position states padded to `length` positions."""
         start = torch.cat([p.start for p in parts])
         if all(p.states is parts[0].states for p in parts):
-            return Resume(start, parts[0].states, torch.cat([p.entries().cpu() for p in parts]))
+            return Resume(start, parts[0].states, torch.cat([p._host_rows() for p in parts]))
         states = [p.row_states() for p in parts]
         states = [s if s.ndim < 3 else F.pad(s, (0, 0, 0, length - s.shape[1])) for s in states]
         return Resume(start, torch.cat(states))
