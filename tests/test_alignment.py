@@ -21,20 +21,52 @@ def orthogonality_error(q: torch.Tensor) -> float:
     return float((q.T @ q - torch.eye(q.shape[0], dtype=q.dtype)).norm())
 
 
-def test_rotations_are_orthogonal_and_reload_exactly(tmp_path: Path) -> None:
-    rotations = Rotations([16, 24], seed=3)
+def trained_rotations(orthogonal_map: str) -> Rotations:
+    rotations = Rotations([16, 24], seed=3, orthogonal_map=orthogonal_map)
     optimizer = torch.optim.Adam(rotations.parameters(), lr=0.1)
     for _ in range(20):  # large steps on an arbitrary loss
         optimizer.zero_grad()
         sum(q[:, :4].sum() ** 2 for q in rotations.matrices()).backward()
         optimizer.step()
+    return rotations
+
+
+@pytest.mark.parametrize("orthogonal_map", ["cayley", "matrix_exp"])
+def test_rotations_are_orthogonal_and_reload_exactly(tmp_path: Path, orthogonal_map: str) -> None:
+    rotations = trained_rotations(orthogonal_map)
     for q in rotations.matrices():
-        assert orthogonality_error(q) <= 1e-5
+        assert orthogonality_error(q) <= 1e-10
     rotations.save(tmp_path / "r.safetensors")
     again = Rotations.load(tmp_path / "r.safetensors")
+    assert again.orthogonal_map == orthogonal_map
     for q, r in zip(rotations.matrices(), again.matrices()):
-        assert orthogonality_error(r) <= 1e-5
-        assert torch.allclose(q, r)
+        assert torch.equal(q, r)
+
+
+def test_a_rotation_file_naming_no_map_is_read_with_the_matrix_exponential(tmp_path: Path) -> None:
+    """Files written before rotations named their map were all trained with the exponential."""
+    from safetensors.torch import save_file
+
+    rotations = trained_rotations("matrix_exp")
+    save_file({k: v.contiguous() for k, v in rotations.state_dict().items()}, str(tmp_path / "old.safetensors"))
+    again = Rotations.load(tmp_path / "old.safetensors")
+    for q, r in zip(rotations.matrices(), again.matrices()):
+        assert torch.equal(q, r)
+    # The same parameters under the other map are another rotation: naming the map matters.
+    other = Rotations([16, 24], orthogonal_map="cayley")
+    other.load_state_dict(rotations.state_dict())
+    assert not torch.allclose(other.matrices()[0], rotations.matrices()[0], atol=1e-3)
+
+
+def test_fresh_rotations_are_the_same_under_either_map() -> None:
+    """The random-rotation control and a fit's starting point do not depend on the map."""
+    for q, r in zip(Rotations([16, 24], seed=5).matrices(), Rotations([16, 24], seed=5, orthogonal_map="matrix_exp").matrices()):
+        assert torch.allclose(q, r, atol=1e-12)
+
+
+def test_unknown_orthogonal_map_is_refused() -> None:
+    with pytest.raises(MasError, match="unknown orthogonal map"):
+        Rotations([4], orthogonal_map="householder")  # type: ignore[arg-type]
 
 
 def test_corrupt_rotation_file_is_refused(tmp_path: Path) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 
 from mas.errors import MasError
 from mas.run_folder import check_replaceable, remove_stale_temporaries, replace_folder, write_marker
@@ -80,11 +80,17 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[st
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    return load_tensors_with_metadata(path)[0]
+
+
+def load_tensors_with_metadata(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the string metadata saved beside them (empty when the file has none)."""
     path = Path(path)
     if not path.is_file():
         raise MasError(f"missing file: {path}")
     try:
-        return load_file(str(path))
+        with safe_open(str(path), framework="pt") as handle:
+            return {k: handle.get_tensor(k) for k in handle.keys()}, handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise MasError(f"corrupt safetensors file {path}: {err}") from None
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from mas.align.maps import Direction
-from mas.align.rotation import Rotations
+from mas.align.rotation import DEFAULT_MAP, OrthogonalMap, Rotations
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import EditFn, Intervention
@@ -45,9 +45,10 @@ class Interchange:
 
     k: int
     keep_target: bool = True
+    orthogonal_map: OrthogonalMap = DEFAULT_MAP
 
     def build(self, widths: Sequence[int], seed: int) -> Rotations:
-        return Rotations(widths, seed=seed)
+        return Rotations(widths, seed=seed, orthogonal_map=self.orthogonal_map)
 
     def place(self, maps: Rotations, devices: Sequence[torch.device]) -> Rotations:
         for layer, device in zip(maps.layers, devices):

@@ -35,6 +35,7 @@ from mas.align.interchange import (
 )
 from mas.align.losses import counterfactual_latent_loss, per_direction_ce
 from mas.align.maps import Direction, SiteMap
+from mas.align.rotation import DEFAULT_MAP, OrthogonalMap
 from mas.errors import MasError
 from mas.memory import release_free_memory
 from mas.models.adapter import ModelAdapter
@@ -72,6 +73,7 @@ class AlignConfig(BaseModel):
     stop_accuracy: float = Field(0.995, description="stop once every direction's validation trial accuracy reaches this")
     keep_target: bool = Field(True, description="False drops the target's own state: orthogonal stitching")
     cl_weight: float = Field(1.0, description="ε, the weight of the counterfactual-latent loss")
+    orthogonal_map: OrthogonalMap = Field(DEFAULT_MAP, description="how each rotation is parametrized (see mas.align.rotation)")
     patience: int | None = Field(
         None, ge=1, description="stop after this many evaluations without a better mean validation accuracy and keep "
         "the best evaluation's parameters; `steps` is then the ceiling. None trains to `steps`",
@@ -119,7 +121,9 @@ class AlignmentTrainer:
         self.adapters = list(adapters)
         self.sites = list(sites)
         self.config = config
-        self.site_map: SiteMap = site_map if site_map is not None else Interchange(config.k, config.keep_target)
+        self.site_map: SiteMap = site_map if site_map is not None else Interchange(
+            config.k, config.keep_target, config.orthogonal_map
+        )
         self.widths = check_sites(self.adapters, self.sites)
         self.site_map.check(self.widths)
         self.devices = [a.site_device(s) for a, s in zip(self.adapters, self.sites)]
