@@ -52,21 +52,41 @@ def model_activations(
     folders: Sequence[Path], sites: Sequence[str], per_count: int = SEQUENCES_PER_COUNT, seed: int = 0
 ) -> list[torch.Tensor]:
     """Paired activation rows of each model at its site, on sequences of the first model's task."""
+    adapters, tokens = _comparison_inputs(folders, sites, per_count, seed)
+    return [site_rows(adapter, site, tokens) for adapter, site in zip(adapters, sites)]
+
+
+def check_similarity_inputs(
+    folders: Sequence[Path], sites: Sequence[str], rows: int, per_count: int = SEQUENCES_PER_COUNT, seed: int = 0
+) -> None:
+    """Refuse what `model_activations` and `row_subsets` would refuse, without reading a state, so a
+    driver can check a comparison at once and compute it later, as a job."""
+    _, tokens = _comparison_inputs(folders, sites, per_count, seed)
+    check_row_count(int((tokens != PAD).sum()), rows)
+
+
+def _comparison_inputs(
+    folders: Sequence[Path], sites: Sequence[str], per_count: int, seed: int
+) -> tuple[list[ModelAdapter], torch.Tensor]:
+    """The models, with their sites checked, and the sequences they are compared on."""
     if len(sites) != len(folders):
         raise MasError(f"{len(folders)} models but {len(sites)} sites")
     adapters, configs = load_task_models(list(folders))
     for adapter, site in zip(adapters, sites):
         adapter.check_site(site)
-    tokens = comparison_tokens(shared_task(configs), per_count, seed)
-    return [site_rows(adapter, site, tokens) for adapter, site in zip(adapters, sites)]
+    return adapters, comparison_tokens(shared_task(configs), per_count, seed)
+
+
+def check_row_count(available: int, rows: int) -> None:
+    if rows > available:
+        raise MasError(f"{rows} rows asked per repeat but only {available} activation rows exist; ask for fewer rows")
 
 
 def row_subsets(n: int, rows: int = ROWS, repeats: int = REPEATS, seed: int = 0) -> list[np.ndarray]:
     """`repeats` sorted draws of `rows` distinct row indices out of `n`, seeded."""
     if rows < 1 or repeats < 1:
         raise MasError(f"rows and repeats must be positive, got {rows} and {repeats}")
-    if rows > n:
-        raise MasError(f"{rows} rows asked per repeat but only {n} activation rows exist; ask for fewer rows")
+    check_row_count(n, rows)
     rng = np.random.default_rng([seed, 1])
     return [np.sort(rng.choice(n, size=rows, replace=False)) for _ in range(repeats)]
 

@@ -36,9 +36,9 @@ from pydantic import BaseModel, Field
 
 from mas.align import AlignConfig
 from mas.evaluate import bootstrap_interval
-from mas.experiments.activations import model_activations, repeated_similarity
+from mas.experiments.activations import check_similarity_inputs, model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
-from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
+from mas.io import read_json, staged_folder, write_csv, write_json
 from mas.runner import JobRunner, Part, Resources, cached_map
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import interval_yerr, plt, save_figure
@@ -107,26 +107,29 @@ def run_figure_2ab(
 ) -> dict:
     """Train or reuse the models, score every comparison (MAS once per seed), write PNG, CSV and JSON.
 
-    CKA and RSA run here; each MAS run is a job on `runner` (in this process by default; on Ray each
-    asks for one CPU, reads the models from their folders and writes its own run folder, so on a
-    cluster the models and OUT must be on a file system every node sees). Each MAS run's folder and
-    each comparison's CKA/RSA values are kept in `<out>.parts/` as soon as they exist, with the inputs
-    that made them, so an interrupted figure redoes only what had not finished. Seeds go in the outer
-    loop, so a partial in-process run already covers every comparison.
+    Each MAS run and each comparison's CKA and RSA is a job on `runner` (in this process by default;
+    on Ray each asks for one CPU and reads the models from their folders, and a MAS run writes its own
+    run folder, so on a cluster the models and OUT must be on a file system every node sees). The
+    CKA/RSA jobs come last, after their inputs were checked here: on parallel workers they fill the
+    time a worker would otherwise wait for the longest MAS run. Each MAS run's folder and each
+    comparison's CKA/RSA values are kept in `<out>.parts/` as soon as they exist, with the inputs that
+    made them, so an interrupted figure redoes only what had not finished. Seeds go in the outer loop,
+    so a partial in-process run already covers every comparison.
     """
     start = time.perf_counter()
     parts = out.with_name(f"{out.name}.parts")
-    comparisons, similarity = [], []
+    comparisons = []
     for panel, site, *pair in cfg.comparisons():
-        # Models are trained on first use, and CKA and RSA (which train nothing) run as soon as a
-        # comparison's models exist: bad sites or rows fail before any model is trained or aligned.
+        # Models are trained on first use, and each comparison's CKA/RSA inputs are checked as soon as
+        # its models exist: bad sites or rows fail before any model is trained or aligned.
         paths = [ensure_model(c, cfg.models_dir, show_progress) for c in pair]
         comparisons.append(_Comparison(cfg, panel, site, (pair[0].arch, pair[1].arch), paths))
-        similarity.append(comparisons[-1].similarity_rows(parts))
+        check_similarity_inputs(paths, comparisons[-1].sites, cfg.rows, cfg.per_count, cfg.seed)
     runs = [(seed, c) for seed in cfg.seeds for c in comparisons]
-    mas = cached_map(runner or JobRunner(), run_mas_part, None, [c.mas_part(seed, parts) for seed, c in runs],
-                     _describe, Resources(cpus=1), show_progress)
-    by_comparison = {c.name: list(rows) for c, rows in zip(comparisons, similarity)}
+    jobs = [c.mas_part(seed, parts) for seed, c in runs] + [c.similarity_part(parts) for c in comparisons]
+    finished = cached_map(runner or JobRunner(), run_part, None, jobs, _describe, Resources(cpus=1), show_progress)
+    mas, similarity = finished[: len(runs)], finished[len(runs):]
+    by_comparison = {c.name: c.similarity_rows(result) for c, result in zip(comparisons, similarity)}
     for (seed, comparison), result in zip(runs, mas):
         by_comparison[comparison.name] += comparison.mas_rows(seed, result)
     for c in comparisons:
@@ -154,13 +157,37 @@ class MasRun:
     job: AlignmentJob
     folder: Path
 
+    def __call__(self) -> dict:
+        return run_alignment(self.job, self.folder, show_progress=False)
 
-def run_mas_part(_: None, run: MasRun) -> dict:
-    """One MAS run, in the form a job runner calls."""
-    return run_alignment(run.job, run.folder, show_progress=False)
+
+@dataclass(frozen=True)
+class SimilarityRun:
+    """One comparison's CKA and RSA: between the two models, then of each with itself."""
+
+    paths: list[Path]
+    sites: list[str]
+    per_count: int
+    rows: int
+    repeats: int
+    seed: int
+
+    def __call__(self) -> dict:
+        start = time.perf_counter()
+        x, y = model_activations(self.paths, self.sites, self.per_count, self.seed)
+        pairs = [repeated_similarity(left, right, CORRELATIONAL, self.rows, self.repeats, self.seed)
+                 for left, right in ((x, y), (x, x), (y, y))]
+        return {"pairs": pairs, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def run_part(_: None, run: MasRun | SimilarityRun) -> dict:
+    """One job of the figure, in the form a job runner calls."""
+    return run()
 
 
 def _describe(result: dict) -> str:
+    if "pairs" in result:
+        return "; ".join(f"{m} {float(np.mean(v)):.3f}" for m, v in result["pairs"][0].items())
     return ", ".join(f"{d} {v:.3f}" for d, v in result["iia"].items()) + f"; control {result['control_iia']:.3f}"
 
 
@@ -204,20 +231,19 @@ class _Comparison:
                 self.row("self", "mas_iia", (0, 0), [iia["0->0"]], seed),
                 self.row("self", "mas_iia", (1, 1), [iia["1->1"]], seed)]
 
-    def similarity_rows(self, parts: Path) -> list[dict]:
-        """CKA and RSA over row subsamples, between the two models and of each with itself."""
+    def similarity_part(self, parts: Path) -> Part:
+        """This comparison's CKA and RSA, kept in `parts/` with its inputs."""
         cfg = self.cfg
-        key = {"sites": self.sites, "per_count": cfg.per_count, "rows": cfg.rows, "repeats": cfg.repeats,
-               "seed": cfg.seed, "models": self.configs}
-        scored = cached_result(parts / f"{self.name}-similarity.json", key, self._similarity)
-        return [self.row("cross" if a != b else "self", m, (a, b), values, None)
-                for (a, b), by_measure in zip([(0, 1), (0, 0), (1, 1)], scored) for m, values in by_measure.items()]
+        key = {"kind": "similarity", "sites": self.sites, "per_count": cfg.per_count, "rows": cfg.rows,
+               "repeats": cfg.repeats, "seed": cfg.seed, "models": self.configs}
+        run = SimilarityRun(self.paths, self.sites, cfg.per_count, cfg.rows, cfg.repeats, cfg.seed)
+        label = f"panel {PANEL_LABELS[self.panel]}, {self.site}, CKA and RSA: {self.models[0]} vs {self.models[1]}"
+        return Part(parts / f"{self.name}-similarity.json", key, run, label)
 
-    def _similarity(self) -> list[dict[str, list[float]]]:
-        cfg = self.cfg
-        x, y = model_activations(self.paths, self.sites, cfg.per_count, cfg.seed)
-        return [repeated_similarity(left, right, CORRELATIONAL, cfg.rows, cfg.repeats, cfg.seed)
-                for left, right in ((x, y), (x, x), (y, y))]
+    def similarity_rows(self, result: dict) -> list[dict]:
+        """CKA and RSA rows over row subsamples, between the two models and of each with itself."""
+        return [self.row("cross" if a != b else "self", m, (a, b), values, None)
+                for (a, b), by_measure in zip([(0, 1), (0, 0), (1, 1)], result["pairs"]) for m, values in by_measure.items()]
 
 
 def bar_values(rows: list[dict], panel: str, site: str, measure: str, kind: str = "cross",

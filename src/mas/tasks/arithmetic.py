@@ -18,7 +18,7 @@ from typing import ClassVar, Sequence
 import numpy as np
 
 from mas.errors import MasError
-from mas.tasks.base import BOS, EOS, SPECIAL_TOKENS, CausalModel, State
+from mas.tasks.base import BOS, EOS, SPECIAL_TOKENS, CausalModel, State, pick
 
 PLUS, MINUS = 0, 1
 OPS = ("+", "-")
@@ -74,7 +74,7 @@ class Arithmetic(CausalModel):
 
     def sample(self, rng: np.random.Generator, counts: Sequence[int] | None = None) -> list[int]:
         choices = list(counts) if counts is not None else list(range(1, self.max_ops + 1))
-        r = int(rng.choice(choices))
+        r = pick(rng, choices)
         value = int(rng.integers(0, self.max_value + 1))
         tokens = [BOS, self.token(f"r{r}"), self._number(value)]
         for _ in range(r):

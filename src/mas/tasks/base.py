@@ -24,6 +24,12 @@ SPECIAL_TOKENS = ("PAD", "BOS", "EOS")
 State = dict[str, int]
 
 
+def pick(rng: np.random.Generator, options: Sequence[int]) -> int:
+    """One element of `options`, uniformly: the very draw `rng.choice(options)` makes (one bounded
+    integer), without its array conversion, which was most of the cost of sampling pairs."""
+    return int(options[int(rng.integers(len(options)))])
+
+
 class CausalModel(ABC):
     """A task as a program over tokens. Subclasses fill in the abstract methods; the rest is shared."""
 

@@ -6,7 +6,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from mas.tasks.base import BOS, EOS, SPECIAL_TOKENS, CausalModel, State
+from mas.tasks.base import BOS, EOS, SPECIAL_TOKENS, CausalModel, State, pick
 
 DEMO, RESPONSE = 0, 1
 
@@ -32,7 +32,7 @@ class MultiObject(CausalModel):
 
     def sample(self, rng: np.random.Generator, counts: Sequence[int] | None = None) -> list[int]:
         choices = list(counts) if counts is not None else list(range(1, self.max_count + 1))
-        n = int(rng.choice(choices))
+        n = pick(rng, choices)
         demo_ids = [self.token(s) for s in self.demo_symbols]
         tokens = [BOS]
         placed = 0
@@ -40,7 +40,7 @@ class MultiObject(CausalModel):
             if self.void_prob > 0 and rng.random() < self.void_prob:
                 tokens.append(self.token("U"))
             else:
-                tokens.append(int(rng.choice(demo_ids)))
+                tokens.append(pick(rng, demo_ids))
                 placed += 1
         tokens.append(self.token("T"))
         tokens += [self.token("R")] * n + [EOS]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from mas.errors import MasError
-from mas.tasks.base import PAD, CausalModel
+from mas.tasks.base import PAD, CausalModel, pick
 from mas.tasks.sequences import IGNORE
 
 Mode = Literal["single", "stepwise"]
@@ -107,13 +107,13 @@ def build_pairs(
         s_ok = [i for i in range(len(s_tokens)) if source.intervenable(s_tokens, i)]
         t_ok = [i for i in range(len(t_tokens)) if target.intervenable(t_tokens, i)]
         if mode == "single":
-            t_s, t_t = int(rng.choice(s_ok)), int(rng.choice(t_ok))
+            t_s, t_t = pick(rng, s_ok), pick(rng, t_ok)
             positions = [(t_s, t_t)]
         else:
             shared = sorted(set(s_ok) & set(t_ok))
             if not shared:
                 continue
-            t_s = t_t = int(rng.choice(shared))
+            t_s = t_t = pick(rng, shared)
             positions = [(i, i) for i in range(t_t + 1)]
         s_state = source.trace(s_tokens)[t_s]
         t_state = target.trace(t_tokens)[t_t]

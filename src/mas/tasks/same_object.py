@@ -10,7 +10,7 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from mas.tasks.base import BOS, EOS, SPECIAL_TOKENS, State
+from mas.tasks.base import BOS, EOS, SPECIAL_TOKENS, State, pick
 from mas.tasks.multi_object import DEMO, RESPONSE, MultiObject
 
 
@@ -29,7 +29,7 @@ class SameObject(MultiObject):
 
     def sample(self, rng: np.random.Generator, counts: Sequence[int] | None = None) -> list[int]:
         choices = list(counts) if counts is not None else list(range(1, self.max_count + 1))
-        n = int(rng.choice(choices))
+        n = pick(rng, choices)
         d, void = self.token("D"), self.token("U")
         tokens = [BOS]
         placed = 0
