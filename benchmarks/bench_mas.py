@@ -38,8 +38,8 @@ def hooked_source_states(adapter: TaskModelAdapter, site: str, pairs) -> torch.T
 
 
 def plain_steps(adapters, site, pairs, directions, k, batch, steps) -> float:  # type: ignore[no-untyped-def]
-    """Steps per second of the straightforward loop."""
-    rotations = Rotations([a.width(site) for a in adapters], seed=0)
+    """Steps per second of the straightforward loop, with torch's default orthogonal map (the exponential)."""
+    rotations = Rotations([a.width(site) for a in adapters], seed=0, orthogonal_map="matrix_exp")
     optimizer = torch.optim.Adam(rotations.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(1)
     start = time.perf_counter()
@@ -97,6 +97,16 @@ def limit_steps(adapters, site, pairs, directions, batch, steps) -> float:  # ty
 SITES = {"gru": "hidden", "transformer": "layers.0"}
 
 
+def rotation_seconds(orthogonal_map: str, widths: list[int], repeats: int = 20) -> float:
+    """Seconds per step of building every Q (as a cached step does, once each) and back-propagating into them."""
+    rotations = Rotations(widths, seed=0, orthogonal_map=orthogonal_map)  # type: ignore[arg-type]
+    start = time.perf_counter()
+    for _ in range(repeats):
+        with torch.nn.utils.parametrize.cached():
+            sum(q[:, :32].sum() ** 2 for q in rotations.matrices()).backward()
+    return (time.perf_counter() - start) / repeats
+
+
 def free_running_ratio(adapter: TaskModelAdapter, pairs, repeats: int = 3) -> float:  # type: ignore[no-untyped-def]
     """Seconds of a free-running run over those of one teacher-forced pass on the same pairs: the
     cost of decoding the fed positions one by one (a transformer from its cached keys and values)."""
@@ -142,6 +152,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = [bench(arch, args) for arch in args.arch.split(",")]
+    widths = [128, 128]
+    exponential, cayley = (rotation_seconds(m, widths) for m in ("matrix_exp", "cayley"))
+    print(f"rotations (2 × 128², float64), build + backward per step: matrix exponential {exponential * 1e3:.1f} ms, "
+          f"Cayley {cayley * 1e3:.1f} ms ({exponential / cayley:.1f}x)")
+    results.append({"bench": "rotation_map", "matrix_exp_s": exponential, "cayley_s": cayley})
     if args.json:
         for result in results:
             print(json.dumps(result))
