@@ -8,6 +8,7 @@ import torch
 from mas.errors import MasError
 from mas.models.hf import HFAdapter, load_tokenizer
 from mas.models.intervention import Intervention
+from mas.models.resume import Resume
 from tiny_lm import tiny_llama
 
 VOCAB, WIDTH, LAYERS, CONTEXT = 48, 32, 3, 64
@@ -172,3 +173,47 @@ def test_smollm2_self_intervention_changes_nothing():
         mask[:, 2:] = True
         swap = Intervention(site, mask, lambda rows, batch, pos: own[batch, pos])
         torch.testing.assert_close(model.run(tokens, swap), plain, rtol=0, atol=1e-4)
+
+
+def late_edits(tokens: torch.Tensor, start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Edit masks of three positions from each row's start, and scored positions from there on."""
+    after = torch.arange(tokens.shape[1]) >= start[:, None]
+    return after & (torch.arange(tokens.shape[1]) < start[:, None] + 3), after
+
+
+@pytest.mark.parametrize("site", ["embed", "layers.0", "layers.1"])
+def test_resumed_runs_match_whole_runs(adapter, tokens, site):
+    """A run started from recorded keys and values gives the logits and gradients of a whole run,
+    for rows that start at different positions and for rows drawn from the record in another order."""
+    cached = HFAdapter(adapter.model, name="tiny-cached", cache_states=True)
+    start = torch.tensor([6, 11, 15])
+    edit_mask, scored = late_edits(tokens, start)
+    record = cached.resume_states(site, tokens, start)
+    assert record.shape[:2] == (3, 15)
+    shift = torch.zeros(WIDTH, requires_grad=True)
+    gradients = []
+    for model, resume in ((adapter, None), (cached, Resume(start, record))):
+        edit = Intervention(site, edit_mask, lambda rows, b, p: rows + shift * (p[:, None] + 1))
+        out = model.run(tokens, edit, None, scored, resume)
+        out.square().sum().backward()
+        gradients.append(shift.grad.clone())
+        shift.grad = None
+        if resume is None:
+            whole = out.detach()
+    torch.testing.assert_close(out, whole, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(gradients[1], gradients[0], rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(gradients[0], torch.zeros(WIDTH))
+    rows = torch.tensor([2, 0])
+    edit = Intervention(site, edit_mask[rows], lambda rows, b, p: rows + shift * (p[:, None] + 1))
+    picked = cached.run(tokens[rows], edit, None, scored[rows], Resume(start[rows], record, rows))
+    torch.testing.assert_close(picked, whole[rows], rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="before its rows' starts"):
+        cached.run(tokens, Intervention(site, torch.ones_like(edit_mask), edit.edit), None, scored, Resume(start, record))
+
+
+def test_nothing_is_recorded_where_nothing_can_be_skipped(adapter, tokens):
+    cached = HFAdapter(adapter.model, name="tiny-cached", cache_states=True)
+    later = torch.tensor([4, 5, 6])
+    assert adapter.resume_states("layers.0", tokens, later) is None  # no cache_states: whole runs
+    assert cached.resume_states("layers.0", tokens, torch.zeros(3, dtype=torch.long)) is None  # stepwise pairs
+    assert cached.resume_states(f"layers.{LAYERS - 1}", tokens, later) is None  # no block above the site

@@ -101,7 +101,11 @@ def read_resume(adapter: ModelAdapter, site: str, pairs: PairSet, batch_size: in
         if states is None:
             return None
         chunks.append(states)
-    return Resume(start, torch.cat(chunks)) if chunks else None
+    if not chunks:
+        return None
+    # Per-position records may cover only each chunk's prefix (a language model's keys and values).
+    width = max(c.shape[1] for c in chunks) if chunks[0].ndim >= 3 else 0
+    return Resume(start, torch.cat([F.pad(c, (0, 0, 0, width - c.shape[1])) if width else c for c in chunks]))
 
 
 @dataclass

@@ -12,6 +12,7 @@ the local cache fails at once with a `MasError` naming it instead of waiting on 
 
 from __future__ import annotations
 
+import inspect
 import re
 from contextlib import contextmanager, nullcontext
 from os import PathLike
@@ -19,11 +20,13 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoTokenizer,
+    DynamicCache,
     GgufConfig,
     PretrainedConfig,
     PreTrainedModel,
@@ -185,7 +188,12 @@ class HFAdapter(ModelAdapter):
     With `cache_states`, reads and intervened runs at a block keep the block's states of every token
     row they see: later reads of the same rows are free and later runs on them start at that block,
     so a training loop that revisits its sequences pays only for the blocks above the site. The
-    cache grows with the number of distinct rows, so it is meant for fixed pair sets.
+    cache grows with the number of distinct rows, so it is meant for fixed pair sets. Such an
+    adapter also records, once per pair set, the keys and values of the blocks above the site over
+    each pair's unchanged prefix (`resume_states`): an intervened run then starts at the batch's
+    earliest start with those as its past key values, so pairs intervened late in long prompts run
+    only their last positions. The record holds 2 × (key/value heads × head width) numbers per block
+    above the site and prefix position (SmolLM2-135M at `layers.6`: ~35 KB a position in float32).
     """
 
     def __init__(
@@ -223,6 +231,8 @@ class HFAdapter(ModelAdapter):
         self.cache_states = cache_states
         self._states: dict[tuple[str, bytes], torch.Tensor] = {}
         self._tuple_output: dict[str, bool] = {}  # whether a site's module returns a tuple
+        # Past key values are passed as `cache` in newer transformers, `past_key_values` before.
+        self._cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     @property
     def sites(self) -> tuple[str, ...]:
@@ -325,6 +335,67 @@ class HFAdapter(ModelAdapter):
                 else:
                     block.forward = original
 
+    def resumes(self, free_running: bool) -> bool:
+        return self.cache_states
+
+    def _above(self, site: str) -> range:
+        """The blocks an intervention at `site` can change."""
+        return range(0 if site == "embed" else int(_LAYER_SITE.fullmatch(site).group(1)) + 1, len(self._layers))
+
+    @torch.no_grad()
+    def resume_states(
+        self, site: str, tokens: torch.Tensor, start: torch.Tensor, batch_size: int = 32
+    ) -> torch.Tensor | None:
+        """(B, P, 2·n·h·e): keys and values of the n blocks above `site` (h key/value heads of width e)
+        at positions 0 .. P − 1, P the latest start; None without `cache_states`, or where every row
+        starts at 0 (nothing to record)."""
+        self.check_site(site)
+        prefix = int(start.max()) if len(start) else 0
+        if not self.cache_states or prefix == 0 or not self._above(site):
+            return None
+        chunks = []
+        for i in range(0, len(tokens), batch_size):
+            whole = tokens[i : i + batch_size].to(self.device)
+            rows = whole[:, :prefix]
+            # States of the whole rows, which intervened runs read too (the cache is keyed by row).
+            start_at = nullcontext() if site == "embed" else self._start_at(site, self._cached_states(site, whole)[:, :prefix])
+            cache = DynamicCache(config=self.model.config)
+            # The head is never needed here: stop at the final norm, after every block wrote the cache.
+            handle = self._final_norm().register_forward_hook(_stop)
+            try:
+                with start_at:
+                    self.model(input_ids=rows, use_cache=True, **{self._cache_argument: cache})
+            except _Stop:
+                pass
+            finally:
+                handle.remove()
+            per_block = [torch.stack([cache.layers[n].keys, cache.layers[n].values], 1) for n in self._above(site)]
+            chunks.append(torch.stack(per_block, 1).permute(0, 4, 1, 2, 3, 5).flatten(2))  # (b, P, n·2·h·e)
+        return torch.cat(chunks)
+
+    def _final_norm(self) -> nn.Module:
+        norm = getattr(self.model.get_decoder(), "norm", None)
+        if norm is None:
+            raise MasError(f"model {self.name} has no final norm to stop at; run it without cache_states")
+        return norm
+
+    def _past(self, site: str, resume: Resume, length: int) -> DynamicCache:
+        """Past key values of every row's first `length` positions: recorded ones for the blocks above
+        `site`, zero-stride stand-ins of the right length for the skipped blocks, which never read them."""
+        table = resume.states[resume.entries(), :length].to(self.device)
+        above = self._above(site)
+        config = self.model.config.get_text_config()
+        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        if table.shape[-1] % (len(above) * 2 * heads):
+            raise ValueError(f"keys and values recorded for another site than {site}")
+        table = table.unflatten(-1, (len(above), 2, heads, -1)).permute(2, 3, 0, 4, 1, 5)  # (n, 2, B, h, P, e)
+        cache = DynamicCache(config=self.model.config)
+        stand_in = table.new_zeros(()).expand(table.shape[2:])
+        for n in range(len(self._layers)):
+            keys, values = (table[n - above.start, 0], table[n - above.start, 1]) if n in above else (stand_in, stand_in)
+            cache.layers[n].update(keys, values)
+        return cache
+
     def run(
         self,
         tokens: torch.Tensor,
@@ -335,12 +406,13 @@ class HFAdapter(ModelAdapter):
     ) -> torch.Tensor:
         """Teacher-forced logits (B, L, V); with `output_mask`, zero outside it and not computed there.
 
-        `resume` is not used: with `cache_states` a language model already starts at the site's layer.
+        With `resume` (from `resume_states`) and an intervention, the run starts at the batch's earliest
+        start from the recorded keys and values; positions before it are zero.
         """
         if output_mask is None:
-            return self._forward(tokens, intervention, None, feed_mask)
+            return self._forward(tokens, intervention, None, feed_mask, resume)
         mask = output_mask.to(self.device, torch.bool)
-        selected = self._forward(tokens, intervention, mask, feed_mask)
+        selected = self._forward(tokens, intervention, mask, feed_mask, resume)
         logits = selected.new_zeros(*tokens.shape, selected.shape[-1])
         return logits.index_put(mask.nonzero(as_tuple=True), selected)
 
@@ -360,39 +432,52 @@ class HFAdapter(ModelAdapter):
         intervention: Intervention | None,
         output_mask: torch.Tensor | None,
         feed_mask: torch.Tensor | None = None,
+        resume: Resume | None = None,
     ) -> torch.Tensor:
         if feed_mask is not None:
             raise MasError("language models are run teacher-forced; feed_mask is not supported")
         self._check_tokens(tokens)
         if output_mask is not None and output_mask.shape != tokens.shape:
             raise MasError(f"output_mask shape {tuple(output_mask.shape)} differs from the tokens' {tuple(tokens.shape)}")
+        # Where every row's prefix is unchanged and recorded, run only from the earliest start on.
+        offset = int(resume.start.min()) if resume is not None and intervention is not None and len(tokens) else 0
+        if offset and ((output_mask is not None and output_mask[:, :offset].any()) or intervention.mask[:, :offset].any()):
+            raise ValueError("a resumed run cannot edit or score positions before its rows' starts")
+        past = self._past(intervention.site, resume, offset) if offset else None
         start = nullcontext()
         if intervention is not None:
             self.check_site(intervention.site)
             if self.cache_states and intervention.site != "embed":  # before any hook is in place
-                start = self._start_at(intervention.site, self._cached_states(intervention.site, tokens))
+                start = self._start_at(intervention.site, self._cached_states(intervention.site, tokens)[:, offset:])
         handles = []
         if intervention is not None:
 
             def edit(module: nn.Module, args: tuple, output: object) -> object:
                 hidden = _hidden(output)
-                return _replace_hidden(output, intervention.apply(hidden.float()).to(hidden.dtype))
+                return _replace_hidden(output, intervention.apply(hidden.float(), offset).to(hidden.dtype))
 
             handles.append(self._module(intervention.site).register_forward_hook(edit))
         if output_mask is not None:
             # The head sees only the kept rows, as one sequence (1, M, d); any elementwise
             # post-processing the model applies to its logits (soft-capping, scaling) still runs.
             def keep(module: nn.Module, args: tuple) -> tuple:
-                return (args[0][output_mask][None], *args[1:])
+                return (args[0][output_mask[:, offset:]][None], *args[1:])
 
             handles.append(self.model.get_output_embeddings().register_forward_pre_hook(keep))
         try:
             with start:
-                logits = self.model(input_ids=tokens.to(self.device), use_cache=False).logits.float()
+                logits = self.model(input_ids=tokens[:, offset:].to(self.device), use_cache=past is not None,
+                                    **{self._cache_argument: past}).logits.float()
         finally:
             for handle in handles:
                 handle.remove()
-        return logits[0] if output_mask is not None else logits
+        if output_mask is not None:
+            return logits[0]
+        return F.pad(logits, (0, 0, offset, 0)) if offset else logits
+
+
+def _stop(module: nn.Module, args: tuple, output: object) -> None:
+    raise _Stop
 
 
 def _hidden(output: object) -> torch.Tensor:

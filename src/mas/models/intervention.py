@@ -19,13 +19,14 @@ class Intervention:
     mask: torch.Tensor
     edit: EditFn
 
-    def apply(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Edit a whole sequence of states (B, L, d), out of place so gradients flow."""
-        mask = self.mask[:, : hidden.shape[1]].to(hidden.device)
+    def apply(self, hidden: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """Edit a run of states (B, L, d) at positions offset .. offset + L − 1 (a whole sequence
+        by default), out of place so gradients flow."""
+        mask = self.mask[:, offset : offset + hidden.shape[1]].to(hidden.device)
         batch, pos = mask.nonzero(as_tuple=True)
         if batch.numel() == 0:
             return hidden
-        return hidden.index_put((batch, pos), self.edit(hidden[batch, pos], batch, pos))
+        return hidden.index_put((batch, pos), self.edit(hidden[batch, pos], batch, pos + offset))
 
     def apply_at(self, hidden: torch.Tensor, position: int) -> torch.Tensor:
         """Edit the states (B, d) of one position, for models that run step by step."""
