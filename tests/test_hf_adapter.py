@@ -217,3 +217,20 @@ def test_nothing_is_recorded_where_nothing_can_be_skipped(adapter, tokens):
     assert adapter.resume_states("layers.0", tokens, later) is None  # no cache_states: whole runs
     assert cached.resume_states("layers.0", tokens, torch.zeros(3, dtype=torch.long)) is None  # stepwise pairs
     assert cached.resume_states(f"layers.{LAYERS - 1}", tokens, later) is None  # no block above the site
+
+
+def test_resumed_runs_match_whole_runs_on_learned_positions(tokens):
+    """GPT-2 reads positions from a table, not rotations: a resumed run must still sit at its true positions."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=WIDTH, n_layer=LAYERS, n_head=4, n_positions=CONTEXT,
+                                       bos_token_id=0, eos_token_id=0))
+    plain, cached = HFAdapter(model, name="gpt2"), HFAdapter(model, name="gpt2", cache_states=True)
+    start = torch.tensor([6, 11, 15])
+    edit_mask, scored = late_edits(tokens, start)
+    for site in ("embed", "layers.0"):
+        edit = Intervention(site, edit_mask, lambda rows, b, p: rows + 0.5)
+        resume = Resume(start, cached.resume_states(site, tokens, start))
+        torch.testing.assert_close(cached.run(tokens, edit, None, scored, resume), plain.run(tokens, edit, None, scored),
+                                   rtol=1e-5, atol=1e-5)

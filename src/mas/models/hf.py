@@ -360,8 +360,10 @@ class HFAdapter(ModelAdapter):
             # States of the whole rows, which intervened runs read too (the cache is keyed by row).
             start_at = nullcontext() if site == "embed" else self._start_at(site, self._cached_states(site, whole)[:, :prefix])
             cache = DynamicCache(config=self.model.config)
-            # The head is never needed here: stop at the final norm, after every block wrote the cache.
-            handle = self._final_norm().register_forward_hook(_stop)
+            if any(getattr(layer, "is_sliding", False) for layer in cache.layers):
+                return None  # a sliding window keeps only part of the prefix: run whole sequences
+            # The head is never needed here: stop once the last block has written its keys and values.
+            handle = self._layers[-1].register_forward_hook(_stop)
             try:
                 with start_at:
                     self.model(input_ids=rows, use_cache=True, **{self._cache_argument: cache})
@@ -372,12 +374,6 @@ class HFAdapter(ModelAdapter):
             per_block = [torch.stack([cache.layers[n].keys, cache.layers[n].values], 1) for n in self._above(site)]
             chunks.append(torch.stack(per_block, 1).permute(0, 4, 1, 2, 3, 5).flatten(2))  # (b, P, n·2·h·e)
         return torch.cat(chunks)
-
-    def _final_norm(self) -> nn.Module:
-        norm = getattr(self.model.get_decoder(), "norm", None)
-        if norm is None:
-            raise MasError(f"model {self.name} has no final norm to stop at; run it without cache_states")
-        return norm
 
     def _past(self, site: str, resume: Resume, length: int) -> DynamicCache:
         """Past key values of every row's first `length` positions: recorded ones for the blocks above
