@@ -6,6 +6,7 @@ import torch
 
 from mas.errors import MasError
 from mas.tasks import BOS, EOS, MultiObject, make_task
+from mas.tasks.base import pick
 from mas.tasks.pairs import IGNORE, build_pairs
 from mas.tasks.sequences import sample_sequences
 
@@ -114,3 +115,12 @@ def test_bad_task_and_mapping() -> None:
         build_pairs(TASK, TASK, 4, {"colour": "count"})
     with pytest.raises(MasError, match="at least one pair"):
         build_pairs(TASK, TASK, 0, {"count": "count"})
+
+
+def test_pick_draws_what_rng_choice_draws() -> None:
+    """Pair sets stay the same as before sampling stopped calling rng.choice: same values, same stream."""
+    for seed in range(20):
+        ours, numpy = np.random.default_rng(seed), np.random.default_rng(seed)
+        for options in ([7], [3, 4, 5], list(range(1, 21)), [2, 9, 4, 4]):
+            assert [pick(ours, options) for _ in range(30)] == [int(numpy.choice(options)) for _ in range(30)]
+        assert ours.random() == numpy.random()
