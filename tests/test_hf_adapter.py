@@ -234,3 +234,23 @@ def test_resumed_runs_match_whole_runs_on_learned_positions(tokens):
         resume = Resume(start, cached.resume_states(site, tokens, start))
         torch.testing.assert_close(cached.run(tokens, edit, None, scored, resume), plain.run(tokens, edit, None, scored),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_a_record_past_its_limit_is_not_made(adapter, tokens):
+    """Pairs whose prefixes would need more memory than the limit run whole sequences instead."""
+    from mas.align.interchange import read_resume
+    from mas.tasks.pairs import PairSet
+
+    start = torch.tensor([6, 11, 15])
+    edit_mask, scored = late_edits(tokens, start)
+    positions = torch.where(edit_mask, torch.arange(tokens.shape[1]), -1).sort(1, descending=True).values[:, :3]
+    labels = torch.where(scored, tokens, -100)
+    pairs = PairSet(source_tokens=tokens, tokens=tokens, labels=labels, source_positions=positions, target_positions=positions)
+    per_position = (LAYERS - 1) * 2 * 2 * (WIDTH // 4) * 4  # blocks above layers.0 × keys, values × 2 heads × 8 × 4 bytes
+    needed = len(tokens) * 15 * per_position
+    for limit, kept in ((needed, True), (needed - 1, False)):
+        cached = HFAdapter(adapter.model, name="tiny-cached", cache_states=True, record_limit_bytes=limit)
+        record = read_resume(cached, "layers.0", pairs)
+        assert (record is not None) == kept
+        if kept:
+            assert record.states.numel() * record.states.element_size() == needed

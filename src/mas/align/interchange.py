@@ -95,6 +95,8 @@ def read_resume(adapter: ModelAdapter, site: str, pairs: PairSet, batch_size: in
     before it differs from the target's own run) and what the adapter recorded there; None where
     the adapter cannot start midway."""
     start = first_true(pairs.edit_mask | (pairs.labels != IGNORE))
+    if not adapter.resume_fits(site, start):
+        return None
     chunks = []
     for i in range(0, len(pairs), batch_size):
         states = adapter.resume_states(site, pairs.tokens[i : i + batch_size], start[i : i + batch_size])

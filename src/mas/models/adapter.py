@@ -54,6 +54,10 @@ class ModelAdapter(ABC):
         intervention at `site`; None where this adapter always runs whole sequences."""
         return None
 
+    def resume_fits(self, site: str, start: torch.Tensor) -> bool:
+        """Whether a record to resume rows starting at `start` is small enough to keep (see `read_resume`)."""
+        return True
+
     def resumes(self, free_running: bool) -> bool:
         """Whether `run` starts from a given `resume` on such runs, so callers record one only then."""
         return True
@@ -125,6 +129,10 @@ class TaskModelAdapter(ModelAdapter):
         if resume is not None and self.resumes(feed_mask is not None):
             return self.model.resume(tokens, resume, intervention, feed_mask, output_mask)
         return self.model(tokens, intervention, feed_mask, output_mask=output_mask)[0]
+
+    def resume_fits(self, site: str, start: torch.Tensor) -> bool:
+        """Whether a record to resume rows starting at `start` is small enough to keep (see `read_resume`)."""
+        return True
 
     def resumes(self, free_running: bool) -> bool:
         """A transformer free-runs from position 0, decoding from its own cached keys and values."""

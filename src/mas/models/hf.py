@@ -193,7 +193,9 @@ class HFAdapter(ModelAdapter):
     each pair's unchanged prefix (`resume_states`): an intervened run then starts at the batch's
     earliest start with those as its past key values, so pairs intervened late in long prompts run
     only their last positions. The record holds 2 × (key/value heads × head width) numbers per block
-    above the site and prefix position (SmolLM2-135M at `layers.6`: ~35 KB a position in float32).
+    above the site and prefix position (SmolLM2-135M at `layers.6`: ~35 KB a position in float32),
+    for every pair up to the latest start; a pair set whose record would pass `record_limit_bytes`
+    runs whole sequences instead.
     """
 
     def __init__(
@@ -208,6 +210,7 @@ class HFAdapter(ModelAdapter):
         trust_remote_code: bool = False,
         name: str | None = None,
         cache_states: bool = False,
+        record_limit_bytes: int = 2 * 2**30,
     ) -> None:
         if isinstance(model, PreTrainedModel):
             self.name = name or model.config.name_or_path or type(model).__name__
@@ -229,6 +232,7 @@ class HFAdapter(ModelAdapter):
         self._context = getattr(config, "max_position_embeddings", None)
         self._hidden_size: int = config.hidden_size
         self.cache_states = cache_states
+        self.record_limit_bytes = record_limit_bytes
         self._states: dict[tuple[str, bytes], torch.Tensor] = {}
         self._tuple_output: dict[str, bool] = {}  # whether a site's module returns a tuple
         # Past key values are passed as `cache` in newer transformers, `past_key_values` before.
@@ -338,6 +342,19 @@ class HFAdapter(ModelAdapter):
     def resumes(self, free_running: bool) -> bool:
         return self.cache_states
 
+    def _key_value_heads(self) -> int:
+        config = self.model.config.get_text_config()
+        return getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+
+    def _record_bytes_per_position(self, site: str) -> int:
+        config = self.model.config.get_text_config()
+        head_width = getattr(config, "head_dim", None) or self._hidden_size // config.num_attention_heads
+        return len(self._above(site)) * 2 * self._key_value_heads() * head_width * self._embed.weight.element_size()
+
+    def resume_fits(self, site: str, start: torch.Tensor) -> bool:
+        latest = int(start.max()) if len(start) else 0
+        return len(start) * latest * self._record_bytes_per_position(site) <= self.record_limit_bytes
+
     def _above(self, site: str) -> range:
         """The blocks an intervention at `site` can change."""
         return range(0 if site == "embed" else int(_LAYER_SITE.fullmatch(site).group(1)) + 1, len(self._layers))
@@ -379,9 +396,7 @@ class HFAdapter(ModelAdapter):
         """Past key values of every row's first `length` positions: recorded ones for the blocks above
         `site`, zero-stride stand-ins of the right length for the skipped blocks, which never read them."""
         table = resume.states[resume.entries(), :length].to(self.device)
-        above = self._above(site)
-        config = self.model.config.get_text_config()
-        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        above, heads = self._above(site), self._key_value_heads()
         if table.shape[-1] % (len(above) * 2 * heads):
             raise ValueError(f"keys and values recorded for another site than {site}")
         table = table.unflatten(-1, (len(above), 2, heads, -1)).permute(2, 3, 0, 4, 1, 5)  # (n, 2, B, h, P, e)
