@@ -49,6 +49,23 @@ def test_align_reruns_into_its_own_run_but_not_one_of_other_settings(tiny_gru_fo
     assert (out / "results.json").read_bytes() == before
 
 
+def test_a_run_written_before_a_setting_existed_is_rerun_in_place(tiny_gru_folders: list[Path], tmp_path: Path) -> None:
+    """A marker without a setting mas has since gained names the same experiment (that choice did not
+    exist yet), so the same command reruns into it; a setting that differs still refuses."""
+    out = tmp_path / "run"
+    assert run(*align_args(tiny_gru_folders, out)).exit_code == 0
+    marker = read_marker(out)
+    del marker["settings"]["align"]["orthogonal_map"]
+    write_json(out / MARKER, marker)
+    assert run(*align_args(tiny_gru_folders, out)).exit_code == 0
+    marker = read_marker(out)
+    assert marker["settings"]["align"]["orthogonal_map"] == "cayley"
+    del marker["settings"]["align"]["orthogonal_map"]
+    marker["settings"]["align"]["k"] += 1
+    write_json(out / MARKER, marker)
+    assert_one_line_error(run(*align_args(tiny_gru_folders, out)), "other settings")
+
+
 @pytest.mark.parametrize("where", ["cwd", "home"])
 def test_overwrite_never_replaces_the_current_folder_or_home(
     tiny_gru_folders: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str

@@ -45,6 +45,19 @@ def read_marker(folder: Path) -> dict | None:
     return marker if isinstance(marker, dict) and "command" in marker else None
 
 
+def same_run(old: dict | None, new: dict) -> bool:
+    """Whether the marker `old` names the run `new` would write. Settings added to `mas` since `old`
+    was written are not compared: the older run had no such choice, so it is the same experiment."""
+    return old is not None and old.get("command") == new["command"] and _known(new["settings"], old.get("settings")) == old.get("settings")
+
+
+def _known(settings: Any, old: Any) -> Any:
+    """`settings` without the keys (at any depth) that `old` does not have."""
+    if isinstance(settings, dict) and isinstance(old, dict):
+        return {k: _known(v, old[k]) for k, v in settings.items() if k in old}
+    return settings
+
+
 def write_marker(folder: Path, command: str, settings: Any = None) -> None:
     from mas.io import write_json  # mas.io uses this module: imported here to keep the import graph one-way
 
@@ -91,7 +104,7 @@ def claim_folder(path: Path, command: str, settings: Any = None, *, overwrite: b
         raise MasError(f"{flag} {path} is a file, not a folder")
     if resolved.is_dir() and any(resolved.iterdir()):
         marker = read_marker(resolved)
-        if marker != run_marker(command, settings):
+        if not same_run(marker, run_marker(command, settings)):
             if not overwrite:
                 what = ("files that mas did not write" if marker is None
                         else f"a '{marker['command']}' run with other settings")
