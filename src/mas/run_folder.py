@@ -48,7 +48,9 @@ def read_marker(folder: Path) -> dict | None:
 def same_run(old: dict | None, new: dict) -> bool:
     """Whether the marker `old` names the run `new` would write. Settings added to `mas` since `old`
     was written are not compared: the older run had no such choice, so it is the same experiment."""
-    return old is not None and old.get("command") == new["command"] and _known(new["settings"], old.get("settings")) == old.get("settings")
+    if old is None or old.get("command") != new["command"]:
+        return False
+    return _known(new["settings"], old.get("settings")) == old.get("settings")
 
 
 def _known(settings: Any, old: Any) -> Any:
