@@ -254,3 +254,12 @@ def test_a_record_past_its_limit_is_not_made(adapter, tokens):
         assert (record is not None) == kept
         if kept:
             assert record.states.numel() * record.states.element_size() == needed
+
+
+def test_a_model_across_devices_runs_whole_sequences():
+    """The record is one table of every block's keys and values, so a model spread over devices keeps none."""
+    whole = tiny_llama(VOCAB, width=WIDTH, layers=LAYERS, kv_heads=2, context=CONTEXT)
+    assert HFAdapter(whole, name="one", cache_states=True).resume_fits("layers.0", torch.tensor([5, 9]))
+    spread = tiny_llama(VOCAB, width=WIDTH, layers=LAYERS, kv_heads=2, context=CONTEXT)
+    spread.model.layers[-1].to("meta")  # stands in for a block on another device
+    assert not HFAdapter(spread, name="spread", cache_states=True).resume_fits("layers.0", torch.tensor([5, 9]))

@@ -352,6 +352,9 @@ class HFAdapter(ModelAdapter):
         return len(self._above(site)) * 2 * self._key_value_heads() * head_width * self._embed.weight.element_size()
 
     def resume_fits(self, site: str, start: torch.Tensor) -> bool:
+        """Within `record_limit_bytes`, and on one device (the record is one table of every block's keys)."""
+        if len({p.device for p in self.model.parameters()}) > 1:
+            return False
         latest = int(start.max()) if len(start) else 0
         return len(start) * latest * self._record_bytes_per_position(site) <= self.record_limit_bytes
 
