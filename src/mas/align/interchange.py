@@ -105,9 +105,12 @@ def read_resume(adapter: ModelAdapter, site: str, pairs: PairSet, batch_size: in
         chunks.append(states)
     if not chunks:
         return None
-    # Per-position records may cover only each chunk's prefix (a language model's keys and values).
-    width = max(c.shape[1] for c in chunks) if chunks[0].ndim >= 3 else 0
-    return Resume(start, torch.cat([F.pad(c, (0, 0, 0, width - c.shape[1])) if width else c for c in chunks]))
+    # Per-position records may cover only each chunk's prefix (a language model's keys and values):
+    # pad the narrower chunks to the widest (a transformer's all have every position, so none is copied).
+    if chunks[0].ndim >= 3:
+        width = max(c.shape[1] for c in chunks)
+        chunks = [c if c.shape[1] == width else F.pad(c, (0, 0, 0, width - c.shape[1])) for c in chunks]
+    return Resume(start, torch.cat(chunks))
 
 
 @dataclass

@@ -130,10 +130,6 @@ class TaskModelAdapter(ModelAdapter):
             return self.model.resume(tokens, resume, intervention, feed_mask, output_mask)
         return self.model(tokens, intervention, feed_mask, output_mask=output_mask)[0]
 
-    def resume_fits(self, site: str, start: torch.Tensor) -> bool:
-        """Whether a record to resume rows starting at `start` is small enough to keep (see `read_resume`)."""
-        return True
-
     def resumes(self, free_running: bool) -> bool:
         """A transformer free-runs from position 0, decoding from its own cached keys and values."""
         return not free_running or self.model.recurrent

@@ -453,6 +453,8 @@ class HFAdapter(ModelAdapter):
         self._check_tokens(tokens)
         if output_mask is not None and output_mask.shape != tokens.shape:
             raise MasError(f"output_mask shape {tuple(output_mask.shape)} differs from the tokens' {tuple(tokens.shape)}")
+        if intervention is not None:
+            self.check_site(intervention.site)
         # Where every row's prefix is unchanged and recorded, run only from the earliest start on.
         offset = int(resume.start.min()) if resume is not None and intervention is not None and len(tokens) else 0
         if offset and ((output_mask is not None and output_mask[:, :offset].any()) or intervention.mask[:, :offset].any()):
@@ -460,7 +462,6 @@ class HFAdapter(ModelAdapter):
         past = self._past(intervention.site, resume, offset) if offset else None
         start = nullcontext()
         if intervention is not None:
-            self.check_site(intervention.site)
             if self.cache_states and intervention.site != "embed":  # before any hook is in place
                 start = self._start_at(intervention.site, self._cached_states(intervention.site, tokens)[:, offset:])
         handles = []
