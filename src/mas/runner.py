@@ -126,7 +126,7 @@ def _ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise MasError("--workers and --ray-address need Ray: pip install 'mas[ray]'") from None
+        raise MasError("--workers and --ray-address need Ray: pip install 'model-alignment-search[ray]'") from None
     return ray
 
 
