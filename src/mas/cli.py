@@ -5,8 +5,11 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import math
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -15,17 +18,44 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own copy of click raises these
 
 from mas.align import AlignConfig
 from mas.devices import using_devices
-from mas.errors import MasError
+from mas.errors import SEED_LIMIT, MasError
 from mas.io import write_json
 from mas.progress import is_quiet, quiet
 from mas.run_folder import check_writable, claim_folder
-from mas.tasks import TASKS, make_task
+from mas.tasks import TASKS
 from mas.threads import Work, using_threads
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Model Alignment Search: causal similarity between networks.")
+
+class OneLineErrors(typer.core.TyperGroup):
+    """Usage errors (a value of the wrong type, an unknown option, a missing argument) end like every
+    other error: one line on stderr, exit status 2, and `{"error": ...}` last on stdout under --json."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        ctx.meta["mas.json"] = "--json" in args
+        with self._one_line(ctx):
+            return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        with self._one_line(ctx):
+            return super().invoke(ctx)
+
+    @staticmethod
+    @contextmanager
+    def _one_line(ctx: typer.Context) -> Iterator[None]:
+        try:
+            yield
+        except NoArgsIsHelpError:
+            raise  # a bare `mas` or `mas figure` prints its help
+        except UsageError as err:
+            path = err.ctx.command_path if err.ctx else ctx.command_path
+            _fail(f"{err.format_message()} (see {path} --help)", bool(ctx.meta.get("mas.json")))
+
+
+app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Model Alignment Search: causal similarity between networks.")
 figure_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Reproduce a figure of the paper: a PNG plus the table behind it.")
 app.add_typer(figure_app, name="figure")
 out_console = Console()
@@ -82,11 +112,44 @@ def int_list(text: str, what: str) -> list[int]:
 
 
 def float_list(text: str, what: str) -> list[float]:
-    """A comma list of numbers, e.g. "0.1,1,10"; an empty text is an empty list."""
+    """A comma list of finite numbers, e.g. "0.1,1,10"; an empty text is an empty list."""
     try:
-        return [float(x) for x in text.split(",") if x.strip()]
+        values = [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
-        raise MasError(f"cannot read {what} {text!r}; use comma-separated numbers like 0.1,1,10") from None
+        values = [math.nan]
+    if not all(math.isfinite(v) for v in values):
+        raise MasError(f"cannot read {what} {text!r}; use comma-separated finite numbers like 0.1,1,10")
+    return values
+
+
+def check_seed(seed: int, flag: str) -> int:
+    """A seed numpy and torch both take: an integer from 0 to 2^63 - 1."""
+    if not 0 <= seed < SEED_LIMIT:
+        raise MasError(f"invalid {flag}: {seed} is not a seed; use an integer from 0 to 2^63 - 1")
+    return seed
+
+
+def check_options(values: dict[str, Any], flags: dict[str, str]) -> None:
+    """Refuse, before any work, what no command can use: a seed out of range (options named `seed`,
+    `*_seed`, or comma lists `seeds`, `*_seeds`) and a number that is not finite."""
+    for name, value in values.items():
+        flag = flags[name]
+        if (name == "seed" or name.endswith("_seed")) and isinstance(value, int):
+            check_seed(value, flag)
+        elif (name == "seeds" or name.endswith("_seeds")) and isinstance(value, str):
+            for seed in int_list(value, flag):
+                check_seed(seed, flag)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise MasError(f"invalid {flag}: {value} is not a finite number")
+
+
+def option_flags(signature: inspect.Signature) -> dict[str, str]:
+    """Each parameter's command-line flag: the first long name its typer option declares."""
+    flags = {}
+    for parameter in signature.parameters.values():
+        names = [d.split("/")[0] for d in getattr(parameter.default, "param_decls", None) or () if d.startswith("--")]
+        flags[parameter.name] = names[0] if names else "--" + parameter.name.replace("_", "-")
+    return flags
 
 
 def flag_name(field: str) -> str:
@@ -115,13 +178,15 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
         json_out = bool(kwargs.get("json_out"))
         _resume_hint[:] = []
         try:
+            check_options(kwargs, flags)
             with using_threads(threads, work), using_devices(device), quiet(quiet_progress):
                 return fn(*args, **kwargs)
         except MasError as err:
             _fail(str(err), json_out)
         except ValidationError as err:
             first = err.errors()[0]
-            where = flag_name(str(first["loc"][-1])) if first["loc"] else "settings"
+            fields = [part for part in first["loc"] if isinstance(part, str) and part.isidentifier()]
+            where = flag_name(fields[-1]) if fields else "settings"  # ("directions", 0) names --directions
             _fail(f"invalid {where}: {first['msg']}", json_out)
         except OSError as err:
             where = f" {err.filename}" if err.filename else ""
@@ -131,6 +196,7 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
             _fail(f"interrupted: {hint}", json_out, status=130)
 
     signature = inspect.signature(fn, eval_str=True)
+    flags = option_flags(signature)
     shared = [
         _option("threads", Optional[int], typer.Option(None, "--threads", help=THREADS_HELP, show_default=False)),
         _option("device", str, typer.Option("auto", "--device", help=DEVICE_HELP)),
@@ -202,12 +268,19 @@ def train(
 ) -> None:
     """Train a task model until it solves held-out counts (reuses a finished one, resumes an interrupted one)."""
     from mas.models.checkpoint import load_checkpoint
-    from mas.models.training import TrainConfig, claim_model_folder, is_finished, model_folder, train_task_model
+    from mas.models.training import (
+        TrainConfig,
+        check_train_config,
+        claim_model_folder,
+        is_finished,
+        model_folder,
+        train_task_model,
+    )
 
     sizes = None if heldout is None else int_list(heldout, "held-out sizes")
     cfg = TrainConfig(task=task, arch=arch, seed=seed, max_steps=max_steps, lr=lr, weight_decay=weight_decay,
                       width=width, eval_every=eval_every, heldout_counts=sizes)
-    make_task(cfg.task, **cfg.task_options())  # an unknown task or option is refused before anything is written
+    check_train_config(cfg)  # an unknown task, option or held-out size is refused before anything is written
     folder = out or model_folder(cfg, RUNS / "models")
     claim_model_folder(folder, cfg, overwrite)
     note_resume(f"training state is saved every {cfg.eval_every} steps in {folder}; run the same command to resume")

@@ -55,8 +55,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and err.filename is None:  # a full disk: say which file could not be written
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
         raise
 
 
@@ -109,7 +111,7 @@ def staged_folder(final: Path, command: str, settings: Any = None) -> Iterator[P
     tmp = _temporary(final, folder=True)
     try:
         yield tmp
-        write_marker(tmp, command, settings)
+        write_marker(tmp, command, settings, files=[entry.name for entry in tmp.iterdir()])
         replace_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -3,8 +3,9 @@
 Every folder `mas` writes as a whole (a run, a trained model, a fine-tune) holds a marker,
 `mas-run.json`, naming the command and the settings that made it. A folder is replaced only when it
 is such a run of the same command and settings, or when the user passed `--overwrite`; a folder
-`mas` did not write is never emptied otherwise. Paths are checked (not a file, not a system folder,
-writable) before the work, so a bad path costs no compute.
+`mas` did not write is never emptied otherwise. A run folder's marker also lists the files the run
+wrote: a rerun replaces those and keeps whatever else the user put there. Paths are checked (not a
+file, not a system folder, writable) before the work, so a bad path costs no compute.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +63,15 @@ def _known(settings: Any, old: Any) -> Any:
     return settings
 
 
-def write_marker(folder: Path, command: str, settings: Any = None) -> None:
+def write_marker(folder: Path, command: str, settings: Any = None, files: list[str] | None = None) -> None:
+    """Mark `folder` as a run of `command` with `settings`; `files`, the entries the run wrote, are
+    listed so that a rerun replaces only those (see `replace_folder`)."""
     from mas.io import write_json  # mas.io uses this module: imported here to keep the import graph one-way
 
-    write_json(Path(folder) / MARKER, run_marker(command, settings))
+    marker = run_marker(command, settings)
+    if files is not None:
+        marker["files"] = sorted({*files, MARKER})
+    write_json(Path(folder) / MARKER, marker)
 
 
 def _is_system_path(path: Path) -> bool:
@@ -113,8 +121,34 @@ def claim_folder(path: Path, command: str, settings: Any = None, *, overwrite: b
                 raise MasError(f"{flag} {path} already holds {what}; pass --overwrite to replace it, or choose another folder")
             if _protected(resolved):
                 raise MasError(f"refusing to replace {path}: it is the current folder, one above it, home or the root")
-        _allowed.add(resolved)
+            _allowed.add(resolved)
     return path
+
+
+# What every row of a table that `mas` appends to carries (see `mas.experiments.sweep.append_row`).
+TABLE_ROW_KEYS = ("key", "spec")
+
+
+def check_table_owner(path: Path, flag: str = "--table") -> None:
+    """Refuse, before any work, to append to a JSONL file that `mas` did not start: a missing or empty
+    file is new, and a table `mas` started has only rows naming their job (`TABLE_ROW_KEYS`)."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise MasError(f"{flag} {path} is not a text (JSONL) file; choose another file") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            row = None
+        if not isinstance(row, dict) or not all(key in row for key in TABLE_ROW_KEYS):
+            raise MasError(f"{flag} {path} is not a table that mas started (line {number} is not one of its rows); "
+                           "choose another file")
 
 
 def replaceable(folder: Path) -> bool:
@@ -131,16 +165,48 @@ def check_replaceable(folder: Path) -> None:
         raise MasError(f"{folder} holds files that mas did not write; pass --overwrite to replace it, or choose another folder")
 
 
+def user_entries(folder: Path, written: set[str]) -> list[Path]:
+    """The entries of the run folder `folder` that `mas` did not write: those its marker does not list
+    (a marker without a list, from an older `mas`, lists in effect `written`, what the new run writes)."""
+    listed = (read_marker(folder) or {}).get("files")
+    ours = set(listed) if isinstance(listed, list) else written | {MARKER}
+    return [entry for entry in folder.iterdir() if entry.name not in ours]
+
+
 def replace_folder(staged: Path, final: Path) -> None:
-    """Put `staged` at `final`; an old `final` is moved aside first and removed only once the new one is in place."""
-    old = None
+    """Put `staged` at `final`; an old `final` is moved aside first and removed only once the new one is in place.
+
+    Entries of the old run folder that `mas` did not write (a user's notes or plots) are moved into the
+    new one, unless the user passed --overwrite for a folder that needed it.
+    """
+    staged, final = Path(staged), Path(final)
+    old, keep = None, []
     if final.exists():
         check_replaceable(final)
+        keep = [] if final.resolve() in _allowed else user_entries(final, {e.name for e in staged.iterdir()})
         old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}.", suffix=".old"))
         os.replace(final, old / final.name)
     os.replace(staged, final)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        for entry in keep:  # moved back after the swap: a crash in between leaves them in `old`, never removed
+            if not (final / entry.name).exists():
+                os.replace(old / final.name / entry.name, final / entry.name)
+        if not any((old / final.name / e.name).exists() for e in keep):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """Remove `folder` if it did not exist before and a failure (a full disk, a bad setting found late)
+    leaves it empty: a failed command leaves no empty output folder behind."""
+    folder = Path(folder)
+    existed = folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
 
 
 def remove_stale_temporaries(folder: Path, name: str | None = None) -> None:

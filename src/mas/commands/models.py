@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 import typer
 from rich.table import Table
 
@@ -16,15 +17,19 @@ from mas.models.training import heldout_policy
 
 def list_models(models_dir: Path, warn: Callable[[str], None] = log_line) -> list[dict]:
     """One row per model folder under `models_dir`; folders without a config.json are skipped, and
-    corrupt ones are skipped with a warning (commands that need them refuse them)."""
+    corrupt ones, or ones whose weights hold NaN or inf (a diverged training), are skipped with a
+    warning (commands that need them refuse them)."""
     if not models_dir.is_dir():
         raise MasError(f"no models folder {models_dir}")
     rows = []
     for folder in sorted(p for p in models_dir.iterdir() if (p / "config.json").is_file()):
         try:
-            _, cfg = load_checkpoint(folder)
+            model, cfg = load_checkpoint(folder)
         except MasError as err:
             warn(f"warning: skipped {folder.name}: {err}")
+            continue
+        if not all(bool(torch.isfinite(p).all()) for p in model.state_dict().values()):
+            warn(f"warning: skipped {folder.name}: its weights hold NaN or inf (a diverged training)")
             continue
         rows.append({"folder": folder.name, "task": cfg.task, "arch": cfg.arch, "seed": cfg.seed,
                      "steps": cfg.steps, "policy": heldout_policy(cfg.heldout_counts),

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console
+from mas.errors import MasError
 from mas.io import atomic_write_bytes, staged_folder, write_json
 from mas.report import collect, describe, render
 from mas.run_folder import claim_folder
@@ -23,6 +24,8 @@ def report(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Gather the finished figures into one self-contained HTML page; list the ones still to run."""
+    if not runs.is_dir():
+        raise MasError(f"--runs {runs} is not a folder; give the folder that holds the figure run folders")
     settings = {"runs": str(runs.resolve())}
     claim_folder(out, REPORT, settings, overwrite=overwrite)
     figures = collect(runs)

@@ -24,6 +24,7 @@ tokens, and `layers.1` is read by no later position at all.
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import time
 from dataclasses import dataclass
@@ -32,16 +33,17 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from mas.align import AlignConfig
 from mas.evaluate import bootstrap_interval
 from mas.experiments.activations import check_similarity_inputs, model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
 from mas.io import read_json, staged_folder, write_csv, write_json
-from mas.runner import JobRunner, Part, Resources, cached_map
 from mas.models.training import TrainConfig, ensure_model
+from mas.models.transformer import TransformerModel
 from mas.plots import interval_yerr, plt, save_figure
+from mas.runner import JobRunner, Part, Resources, cached_map
 from mas.tasks.pairs import Mode
 
 # Where each architecture keeps the state of each site class; the transformer's hidden state is
@@ -76,6 +78,16 @@ class Figure2abConfig(BaseModel):
     rows: int = Field(1000, ge=4)
     per_count: int = Field(15, ge=1)
     seed: int = Field(0, description="seed of the CKA/RSA stimuli and row subsamples")
+
+    @field_validator("b2_site")
+    @classmethod
+    def _b2_site(cls, site: str | None) -> str | None:
+        """Panel b′ comes last: a site the figure's transformers lack is refused before any model is trained."""
+        layers = inspect.signature(TransformerModel).parameters["layers"].default  # the figure's depth
+        sites = ("embed", *(f"layers.{i}" for i in range(layers)))
+        if site is not None and site not in sites:
+            raise ValueError(f"the transformers have no site {site!r}; use one of {', '.join(sites)}")
+        return site
 
     def comparisons(self) -> Iterator[tuple[str, str, TrainConfig, TrainConfig]]:
         """(panel, site class, first model, second model). Panel a: every pair of GRU seeds; panels b and

@@ -44,6 +44,9 @@ def run_site_study(
     """DAS per model, site, scheme and k; write the rows and the per-setting means (CSV, JSON); name the best."""
     start = time.perf_counter()
     adapters, configs = load_task_models(cfg.models)
+    if len({config.task for config in configs}) > 1:  # the study's means are over models of one task
+        tasks = ", ".join(f"{adapter.name} ({config.task})" for adapter, config in zip(adapters, configs))
+        raise MasError(f"the models must share one task: {tasks}")
     sites = cfg.sites or list(adapters[0].sites)
     for adapter, config in zip(adapters, configs):
         if cfg.variable not in config.build_task().variables:

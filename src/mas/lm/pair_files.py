@@ -89,8 +89,12 @@ def read_pair_file(path: Path) -> list[PairSpec]:
     path = Path(path)
     if not path.is_file():
         raise MasError(f"missing pair file: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise MasError(f"{path} is not UTF-8 text (byte {err.start}); save the pairs as UTF-8 JSONL") from None
     specs = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path} line {number}"

@@ -43,7 +43,11 @@ def read_labels(path: Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise MasError(f"missing labels file: {path}")
-    with path.open(newline="") as handle:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise MasError(f"{path} is not UTF-8 text (byte {err.start}); save the labels as a UTF-8 CSV") from None
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
         if not reader.fieldnames or any(not name.strip() for name in reader.fieldnames):
             raise MasError(f"{path} line 1: a header of variable names is needed, e.g. 'count,phase'")

@@ -7,6 +7,7 @@ exactly the batches an uninterrupted one would have.
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +20,19 @@ from pydantic import BaseModel, Field
 from torch import nn
 
 from mas.devices import model_device
-from mas.errors import MasError
+from mas.errors import SEED_LIMIT, MasError
 from mas.io import load_tensors, read_json, save_tensors, write_json
 from mas.models.checkpoint import Arch, TaskModelConfig, load_checkpoint, save_checkpoint
 from mas.progress import progress_bar
-from mas.run_folder import check_writable, claim_folder, read_marker, remove_stale_temporaries, run_marker, write_marker
+from mas.run_folder import (
+    check_writable,
+    claim_folder,
+    read_marker,
+    remove_stale_temporaries,
+    removed_if_left_empty,
+    run_marker,
+    write_marker,
+)
 from mas.tasks import CausalModel, make_task
 from mas.tasks.sequences import IGNORE, sample_sequences
 
@@ -42,12 +51,12 @@ EVAL_STREAM = 10**9
 class TrainConfig(BaseModel):
     task: str = "multi_object"
     arch: Arch = "gru"
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=SEED_LIMIT)
     width: int = Field(128, ge=1)
     max_steps: int = Field(6000, ge=1, lt=EVAL_STREAM)
     batch_size: int = Field(128, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0, description="decoupled (AdamW) weight decay")
+    lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False, description="decoupled (AdamW) weight decay")
     warmup: int = Field(100, ge=0)
     eval_every: int = Field(100, ge=1)
     eval_sequences: int = Field(500, ge=1)
@@ -67,6 +76,26 @@ class TrainConfig(BaseModel):
         return {**self.options, **({"void_prob": void} if void else {})}
 
 
+def check_train_config(cfg: TrainConfig) -> list[int]:
+    """Refuse, before anything is written, settings the task cannot train under; the training sizes.
+
+    An unknown task or option, held-out sizes outside the task's range of sizes (they would never be
+    drawn, so held-out accuracy would mean nothing), or every size held out.
+    """
+    task = make_task(cfg.task, **cfg.task_options())
+    lo, hi = _size_range(task)
+    outside = [size for size in cfg.heldout() if not lo <= size <= hi]
+    if outside:
+        raise MasError(f"--heldout {','.join(map(str, outside))}: outside the sizes of {cfg.task} ({lo} to {hi})")
+    return training_counts(task, cfg.heldout())
+
+
+def _size_range(task: CausalModel) -> tuple[int, int]:
+    """The sizes a task draws: its size variable's range from 1, capped at `max_count` where it has one."""
+    lo, hi = task.value_range(task.variables[0])
+    return max(lo, 1), min(hi, getattr(task, "max_count", hi))
+
+
 def heldout_policy(heldout: list[int]) -> str:
     """How a model's accuracy was tested, in words: on sizes it never saw, or on fresh sequences of every size."""
     if heldout:
@@ -80,9 +109,8 @@ def training_counts(task: CausalModel, heldout: list[int]) -> list[int]:
     A rule may push the count past the largest demo count (Rounding answers 20 with 21 R's), so the
     range is capped at `max_count` where a task has one: no sequence has more demo tokens than that.
     """
-    lo, hi = task.value_range(task.variables[0])
-    hi = min(hi, getattr(task, "max_count", hi))
-    counts = [c for c in range(max(lo, 1), hi + 1) if c not in heldout]
+    lo, hi = _size_range(task)
+    counts = [c for c in range(lo, hi + 1) if c not in heldout]
     if not counts:
         raise MasError("every count is held out; nothing left to train on")
     return counts
@@ -117,6 +145,14 @@ def _save_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer
     write_json(folder / "train_state.json", {"step": step, "param_groups": state["param_groups"], "config": cfg.model_dump()})
 
 
+def _check_finite(model: nn.Module, loss: torch.Tensor | None, step: int) -> None:
+    """Stop a training whose loss or weights are no longer finite, before it is saved (as a state or as trained)."""
+    finite_loss = loss is None or math.isfinite(loss.item())
+    if not finite_loss or not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise MasError(f"training diverged by step {step}: the loss or the weights are no longer finite; "
+                       "nothing was saved as trained (try a smaller --lr)")
+
+
 def _load_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> int:
     meta = read_json(folder / "train_state.json")
     if meta.get("config") != cfg.model_dump():
@@ -141,9 +177,18 @@ def train_task_model(
     On `device` (default: the command's first `--device`); the checkpoint does not depend on where.
     """
     folder = Path(folder)
+    counts = check_train_config(cfg)
     task = make_task(cfg.task, **cfg.task_options())
     heldout = cfg.heldout()
-    counts = training_counts(task, heldout)
+    with removed_if_left_empty(folder):
+        return _train(cfg, folder, task, heldout, counts, show_progress, log, device)
+
+
+def _train(
+    cfg: TrainConfig, folder: Path, task: CausalModel, heldout: list[int], counts: list[int], show_progress: bool,
+    log: Callable[[str], None], device: torch.device | None,
+) -> TaskModelConfig:
+    """The training loop of `train_task_model`, on settings it checked."""
     torch.manual_seed(cfg.seed + INIT_SEED_OFFSET[cfg.arch])
     model_cfg = TaskModelConfig(
         arch=cfg.arch, task=cfg.task, task_options=cfg.task_options(), vocab_size=task.vocab_size,
@@ -155,7 +200,7 @@ def train_task_model(
     step = _load_state(folder, model, optimizer, cfg) if (folder / "train_state.json").exists() else 0
     if step:
         log(f"resuming {folder} from step {step}")
-    accuracy = 0.0
+    accuracy, loss = 0.0, None
     with progress_bar(show_progress) as bar:
         job = bar.add_task(f"training {cfg.arch} on {cfg.task}", total=cfg.max_steps, completed=step, status="")
         while step < cfg.max_steps:
@@ -172,6 +217,7 @@ def train_task_model(
             optimizer.step()
             bar.advance(job)
             if step % cfg.eval_every == 0:
+                _check_finite(model, loss, step)
                 accuracy = heldout_accuracy(model, task, heldout, cfg.eval_sequences, cfg.seed)
                 bar.update(job, status=f"loss {loss.item():.3f} held-out acc {accuracy:.3f}")
                 _save_state(folder, model, optimizer, step, cfg)
@@ -181,6 +227,7 @@ def train_task_model(
                     heldout_accuracy(model, task, heldout, 2 * cfg.eval_sequences, cfg.seed + 1) >= cfg.target_accuracy
                 ):
                     break
+    _check_finite(model, loss, step)
     accuracy = heldout_accuracy(model, task, heldout, 2 * cfg.eval_sequences, cfg.seed + 2)
     by_size = accuracy_by_size(model, task, heldout, cfg.eval_sequences, cfg.seed + 2)
     final = model_cfg.model_copy(update={"steps": step, "heldout_accuracy": accuracy, "heldout_by_size": by_size})

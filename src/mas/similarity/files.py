@@ -27,6 +27,8 @@ def load_matrix(path: Path) -> np.ndarray:
             return np.load(path, allow_pickle=False)
         except ValueError as err:  # numpy's message for object arrays and for unreadable headers
             raise MasError(f"cannot read {path} as a plain .npy array (pickled objects are refused): {err}") from None
+        except EOFError:  # numpy's error for an empty file or one cut short in its header
+            raise MasError(f"cannot read {path}: the file is empty or cut short") from None
         except OSError as err:
             raise MasError(f"cannot read {path}: {err}") from None
     if path.suffix == ".safetensors":
