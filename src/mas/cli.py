@@ -15,11 +15,12 @@ from typing import Any, Callable, Optional
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from rich.text import Text
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own copy of click raises these
 
+from mas import __version__
 from mas.align import AlignConfig
 from mas.devices import using_devices
 from mas.errors import SEED_LIMIT, MasError
@@ -58,7 +59,20 @@ class OneLineErrors(typer.core.TyperGroup):
 app = typer.Typer(cls=OneLineErrors, add_completion=False, no_args_is_help=True, rich_markup_mode=None, help="Model Alignment Search: causal similarity between networks.")
 figure_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="Reproduce a figure of the paper: a PNG plus the table behind it.")
 app.add_typer(figure_app, name="figure")
-out_console = Console()
+
+
+class StdoutConsole(Console):
+    """stdout: on a terminal as wide as the terminal; in a file or a pipe wide enough that no table
+    cuts a model name (a log has no width to fit)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(max(size.width, PIPED_WIDTH), size.height)
+
+
+PIPED_WIDTH = 1000
+out_console = StdoutConsole()
 err_console = Console(stderr=True)
 
 RUNS = Path("runs")
@@ -164,6 +178,20 @@ def _fail(message: str, json_out: bool, status: int = 2) -> None:
     raise typer.Exit(status)
 
 
+# Optional extras: the top-level module a command imports -> the extra that installs it.
+EXTRAS = {"transformers": "lm", "gguf": "lm", "accelerate": "lm", "peft": "lm", "ray": "ray"}
+
+
+def missing_extra(err: ModuleNotFoundError) -> str | None:
+    """The one-line error for a module that an optional extra installs; None for any other module."""
+    module = (err.name or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return None
+    return (f"this command needs the optional extra [{extra}] ({module} is not installed): "
+            f"pip install 'model-alignment-search[{extra}]'")
+
+
 def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
     """Wrap a command: shared options (--threads, --device, --quiet), and every failure as one line and exit status 2.
 
@@ -188,6 +216,11 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
             fields = [part for part in first["loc"] if isinstance(part, str) and part.isidentifier()]
             where = flag_name(fields[-1]) if fields else "settings"  # ("directions", 0) names --directions
             _fail(f"invalid {where}: {first['msg']}", json_out)
+        except ModuleNotFoundError as err:
+            message = missing_extra(err)
+            if message is None:
+                raise
+            _fail(message, json_out)
         except OSError as err:
             where = f" {err.filename}" if err.filename else ""
             _fail(f"cannot write{where}: {err.strerror or err}; finished results written before are kept", json_out)
@@ -291,8 +324,12 @@ def train(
                "heldout_by_size": result.heldout_by_size, "seconds": round(time.perf_counter() - start, 2),
                "reused": reused}
     by_size = ", ".join(f"{size}: {value:.3f}" for size, value in result.heldout_by_size.items())
+    reached = result.heldout_accuracy >= cfg.target_accuracy
+    summary["target_reached"] = reached
+    verdict = ("" if reached else f"; the target {cfg.target_accuracy:g} was NOT reached (raise --max-steps or "
+               "change --lr, then run again; a model that misses it says little about alignment)")
     out_console.print(f"{'reused' if reused else 'trained'} {folder}: held-out accuracy {result.heldout_accuracy:.3f} "
-                      f"after {result.steps} steps" + (f" (by size {by_size})" if by_size else ""))
+                      f"after {result.steps} steps" + (f" (by size {by_size})" if by_size else "") + verdict)
     if json_out:
         emit_json(summary)
 
@@ -372,6 +409,21 @@ def demo(
     if json_out:
         emit_json({"iia": results["iia"], "control_iia": results["control_iia"], "seconds": results["seconds"],
                    "run": str(out), **{name: stats["mean"] for name, stats in correlational.items()}})
+
+
+def _print_version(value: bool) -> None:
+    """`mas --version`: print the version and stop."""
+    if value:
+        sys.stdout.write(f"mas {__version__} (model-alignment-search)\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Model Alignment Search: causal similarity between networks."""
 
 
 # Commands of the other studies live in mas.commands, one module each, and register themselves.
