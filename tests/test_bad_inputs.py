@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 from mas.cli import app
 from mas.commands.models import list_models
 from mas.io import load_tensors, read_json, save_tensors, write_json
+from mas.models import TaskModelConfig, save_checkpoint
 from mas.run_folder import MARKER, read_marker
+from mas.tasks import make_task
 from test_cli import align_args
 
 BIG = str(2**63)
@@ -136,7 +138,8 @@ def test_train_refuses_heldout_sizes_the_task_never_draws(here: Path, flags: lis
 
 FILES = [
     ("empty .npy", ["clmas", "m", "--recordings", "empty.npy", "--labels", "labels.csv"], "cannot read empty.npy"),
-    ("latin-1 labels", ["clmas", "m", "--recordings", "states.npy", "--labels", "latin1.csv"], "latin1.csv is not UTF-8"),
+    ("latin-1 labels", ["clmas", "m", "--recordings", "states.npy", "--labels", "latin1.csv"],
+     "latin1.csv is not UTF-8"),
     ("latin-1 pairs", ["lm-align", "a", "b", "--pairs-file", "latin1.jsonl"], "latin1.jsonl is not UTF-8"),
     ("empty .npy activations", ["similarity", "--activations", "empty.npy", "states.npy"], "cannot read empty.npy"),
 ]
@@ -154,7 +157,8 @@ def test_unreadable_files_are_named(here: Path, case: str, args: list[str], text
 
 def test_sweep_appends_only_to_a_table_it_started(here: Path) -> None:
     (here / "mydata.jsonl").write_text('{"name": "mine", "value": 1}\n')
-    assert_refused([*COMMANDS["sweep"], "--table", "mydata.jsonl"], "mydata.jsonl is not a table that mas started", here)
+    text = "mydata.jsonl is not a table that mas started"
+    assert_refused([*COMMANDS["sweep"], "--table", "mydata.jsonl"], text, here)
     (here / "ours.jsonl").write_text('{"key": "k", "spec": "s", "method": "das"}\n{"name": "mine"}\n')
     assert_refused([*COMMANDS["sweep"], "--table", "ours.jsonl"], "line 2 is not one of its rows", here)
 
@@ -211,3 +215,57 @@ def test_a_rerun_keeps_what_the_user_put_in_its_run_folder(tiny_gru_folders: lis
     assert runner.invoke(app, args).exit_code == 0
     assert (out / "my_notes.txt").read_text() == "notes" and (out / "my_plots" / "a.png").is_file()
     assert "my_notes.txt" not in read_marker(out)["files"]
+
+
+def test_quiet_silences_the_language_model_loading_bars(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from mas.models.hf import load_causal_lm
+    from mas.progress import quiet
+    from tiny_lm import tiny_llama
+
+    tiny_llama(10).save_pretrained(tmp_path / "lm")
+    capfd.readouterr()
+    load_causal_lm(tmp_path / "lm")
+    assert "Loading" in capfd.readouterr().err
+    with quiet():
+        load_causal_lm(tmp_path / "lm")
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("answer", ["refused", "silent"])
+def test_an_unreachable_ray_address_is_given_up_on(here: Path, monkeypatch: pytest.MonkeyPatch, answer: str) -> None:
+    """A closed port is refused at once; an address that never answers is given up after a stated time."""
+    if answer == "silent":
+        def silent(address: tuple[str, int], timeout: float) -> None:
+            raise TimeoutError
+
+        monkeypatch.setattr("mas.runner.socket.create_connection", silent)
+    text = "cannot reach the Ray cluster at 127.0.0.1:1 within 15 s"
+    assert_refused([*COMMANDS["sweep"], "--ray-address", "127.0.0.1:1"], text, here)
+    assert_refused([*COMMANDS["figure 2ab"], "--ray-address", "ray://127.0.0.1:1"], "within 15 s", here)
+
+
+@pytest.mark.parametrize("name", ["demo", "figure 2ab", "figure 3b"])
+def test_a_models_dir_that_is_a_file_is_refused(here: Path, name: str) -> None:
+    (here / "notes.txt").write_text("x")
+    command = COMMANDS.get(name, [name])
+    assert_refused([*command, "--models-dir", "notes.txt"], "--models-dir notes.txt is not a folder", here)
+    assert_refused([*command, "--models-dir", "notes.txt/models"], "notes.txt is a file", here)
+
+
+def test_figure_2ab_refuses_a_b2_site_before_training(here: Path) -> None:
+    assert_refused([*COMMANDS["figure 2ab"], "--b2-site", "nosuch"], "the transformers have no site 'nosuch'", here)
+    assert_refused([*COMMANDS["figure 2ab"], "--b2-site", "layers.2"], "no site 'layers.2'", here)
+
+
+def test_report_refuses_runs_that_are_not_a_folder(here: Path) -> None:
+    (here / "README.md").write_text("# notes\n")
+    assert_refused(["report", "--runs", "README.md", "--out", "rep"], "--runs README.md is not a folder", here)
+
+
+def test_site_study_refuses_models_of_two_tasks(here: Path) -> None:
+    for task in ("multi_object", "modulo"):
+        made = make_task(task)
+        config = TaskModelConfig(arch="gru", task=task, vocab_size=made.vocab_size, width=8)
+        save_checkpoint(here / task, config.build_model(), config)
+    assert_refused(["site-study", "multi_object", "modulo", "--out", "study"],
+                   "must share one task: multi_object (multi_object), modulo (modulo)", here)

@@ -26,7 +26,7 @@ from mas.devices import using_devices
 from mas.errors import SEED_LIMIT, MasError
 from mas.io import write_json
 from mas.progress import is_quiet, quiet
-from mas.run_folder import check_writable, claim_folder
+from mas.run_folder import check_models_dir, check_writable, claim_folder
 from mas.tasks import TASKS
 from mas.threads import Work, using_threads
 
@@ -392,6 +392,7 @@ def demo(
     configs = [TrainConfig(task="multi_object", arch="gru", seed=s) for s in (0, 1)]
     job = AlignmentJob(models=[model_folder(c, models_dir) for c in configs], sites=["hidden"],
                        align=AlignConfig(k=32, steps=steps))
+    check_models_dir(models_dir)
     claim_folder(out, "align", job, overwrite=overwrite)
     for cfg in configs:
         check_writable(model_folder(cfg, models_dir), "--models-dir")

@@ -101,6 +101,16 @@ def check_writable(path: Path, flag: str) -> None:
         raise MasError(f"{flag} {path} cannot be written: {err.strerror or err}") from None
 
 
+def check_models_dir(path: Path, flag: str = "--models-dir") -> None:
+    """Refuse, before any work, a models folder that is a file or lies under one (models missing
+    there are trained into it, and the first would fail only once trained)."""
+    place = Path(path)
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if not place.is_dir():
+        raise MasError(f"{flag} {path} is not a folder: {place} is a file")
+
+
 def claim_folder(path: Path, command: str, settings: Any = None, *, overwrite: bool = False, flag: str = "--out") -> Path:
     """Check, before any work, that the run folder `path` may be (re)written by this run.
 

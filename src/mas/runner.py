@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,6 +131,22 @@ def _ray() -> Any:
     return ray
 
 
+RAY_CONNECT_SECONDS = 15.0  # how long a --ray-address may take to answer before mas gives up
+
+
+def check_reachable(address: str, seconds: float = RAY_CONNECT_SECONDS) -> None:
+    """Refuse a Ray address (HOST:PORT or ray://HOST:PORT) that nothing answers at within `seconds`:
+    Ray itself would wait for minutes. Other forms ("auto") are left to Ray."""
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=seconds).close()
+    except OSError as err:
+        reason = "no answer" if isinstance(err, TimeoutError) else err.strerror or str(err)
+        raise MasError(f"cannot reach the Ray cluster at {address} within {seconds:g} s ({reason})") from None
+
+
 @contextmanager
 def open_runner(workers: int | None = None, address: str | None = None) -> Iterator[JobRunner]:
     """The in-process runner, a local Ray with `workers` CPUs, or the Ray cluster at `address`.
@@ -144,6 +161,8 @@ def open_runner(workers: int | None = None, address: str | None = None) -> Itera
         raise MasError("--workers starts a local Ray and --ray-address joins a running one: give one of them")
     if workers is not None and workers < 1:
         raise MasError(f"--workers must be at least 1, not {workers}")
+    if address:
+        check_reachable(address)
     ray = _ray()
     if ray.is_initialized():
         yield RayRunner()

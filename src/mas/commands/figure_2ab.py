@@ -23,7 +23,7 @@ from mas.cli import (
     out_console,
 )
 from mas.experiments.figure_2ab import PANEL_LABELS, PANELS, Figure2abConfig, run_figure_2ab
-from mas.run_folder import claim_folder
+from mas.run_folder import check_models_dir, claim_folder
 from mas.runner import open_runner
 
 
@@ -60,6 +60,7 @@ def figure_2ab(
                           k_hidden=k_hidden, k_embed=k_embed, embedding_mode=embedding_mode, hidden_mode=hidden_mode,
                           b2_site=b2_site.strip() or None, b2_mode=b2_mode, b2_k=b2_k, repeats=repeats, rows=rows,
                           seed=seed)
+    check_models_dir(models_dir)
     claim_folder(out, "figure 2ab", cfg, overwrite=overwrite)
     note_resume(f"finished comparisons are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()

@@ -23,7 +23,7 @@ from mas.cli import (
     out_console,
 )
 from mas.experiments.figure_3b import BARS, FAMILIES, SAME_OBJECT_VARIABLE, Figure3bConfig, parse_variables, run_figure_3b
-from mas.run_folder import claim_folder
+from mas.run_folder import check_models_dir, claim_folder
 from mas.runner import open_runner
 
 
@@ -59,6 +59,7 @@ def figure_3b(
         validation_pairs=validation_pairs, test_pairs=test_pairs,
     )
     cfg.check()
+    check_models_dir(models_dir)
     claim_folder(out, "figure 3b", cfg, overwrite=overwrite)
     note_resume(f"finished alignments are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()

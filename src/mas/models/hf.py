@@ -32,12 +32,14 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.utils import logging as hf_logging
 
 from mas.devices import resolve_device
 from mas.errors import MasError
 from mas.models.adapter import ModelAdapter
 from mas.models.intervention import Intervention
 from mas.models.resume import Resume
+from mas.progress import is_quiet
 
 _LAYER_SITE = re.compile(r"layers\.(\d+)")
 
@@ -77,11 +79,25 @@ def load_tokenizer(
     """The tokenizer that goes with `model` (an id, a folder, or a `.gguf` file)."""
     name, gguf_file = _source(model, gguf_file)
     try:
-        return AutoTokenizer.from_pretrained(
-            name, gguf_file=gguf_file, local_files_only=local_files_only, trust_remote_code=trust_remote_code
-        )
+        with _hf_bars():
+            return AutoTokenizer.from_pretrained(
+                name, gguf_file=gguf_file, local_files_only=local_files_only, trust_remote_code=trust_remote_code
+            )
     except (OSError, ValueError) as err:
         raise MasError(f"cannot load the tokenizer of {name!r}: {_load_failure(name, err, local_files_only)}") from None
+
+
+@contextmanager
+def _hf_bars() -> Iterator[None]:
+    """Hugging Face's own loading and download bars, silenced under --quiet like every bar of `mas`."""
+    if not is_quiet() or not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
 
 
 def load_config(
@@ -90,9 +106,10 @@ def load_config(
     """The model's configuration alone: enough to check sites and lengths before loading weights."""
     name, gguf_file = _source(model, gguf_file)
     try:
-        config = AutoConfig.from_pretrained(
-            name, gguf_file=gguf_file, local_files_only=local_files_only, trust_remote_code=trust_remote_code
-        )
+        with _hf_bars():
+            config = AutoConfig.from_pretrained(
+                name, gguf_file=gguf_file, local_files_only=local_files_only, trust_remote_code=trust_remote_code
+            )
     except (OSError, ValueError) as err:
         raise MasError(f"cannot load model {name!r}: {_load_failure(name, err, local_files_only)}") from None
     return config.get_text_config()
@@ -126,17 +143,18 @@ def load_causal_lm(
     """
     name, gguf_file = _source(model, gguf_file)
     try:
-        loaded = AutoModelForCausalLM.from_pretrained(
-            name,
-            gguf_file=gguf_file,
-            quantization_config=GgufConfig(dequantize=True) if gguf_file else None,
-            dtype=dtype,
-            device_map=device_map,
-            local_files_only=local_files_only,
-            trust_remote_code=trust_remote_code,
-            # The loader looks for a PEFT adapter without passing `local_files_only` on by itself.
-            adapter_kwargs={"local_files_only": local_files_only},
-        )
+        with _hf_bars():
+            loaded = AutoModelForCausalLM.from_pretrained(
+                name,
+                gguf_file=gguf_file,
+                quantization_config=GgufConfig(dequantize=True) if gguf_file else None,
+                dtype=dtype,
+                device_map=device_map,
+                local_files_only=local_files_only,
+                trust_remote_code=trust_remote_code,
+                # The loader looks for a PEFT adapter without passing `local_files_only` on by itself.
+                adapter_kwargs={"local_files_only": local_files_only},
+            )
     except (OSError, ValueError) as err:
         raise MasError(f"cannot load model {name!r}: {_load_failure(name, err, local_files_only)}") from None
     return flush_subnormals(loaded)
