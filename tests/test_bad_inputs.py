@@ -269,3 +269,12 @@ def test_site_study_refuses_models_of_two_tasks(here: Path) -> None:
         save_checkpoint(here / task, config.build_model(), config)
     assert_refused(["site-study", "multi_object", "modulo", "--out", "study"],
                    "must share one task: multi_object (multi_object), modulo (modulo)", here)
+
+
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+def test_a_run_whose_k_was_edited_is_refused(tiny_gru_folders: list[Path], tmp_path: Path, command: str) -> None:
+    run = tmp_path / "run"
+    assert runner.invoke(app, [*align_args(tiny_gru_folders, run), "--quiet"]).exit_code == 0
+    results = read_json(run / "results.json")
+    write_json(run / "results.json", {**results, "k": results["k"] + 1})
+    assert_refused([command, str(run)], "says k = 5 but its rotations were trained with k = 4", tmp_path)

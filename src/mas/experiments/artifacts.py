@@ -44,6 +44,11 @@ def load_run(run: Path) -> tuple[dict, Rotations]:
     rotations = Rotations.load(run / "rotations.safetensors")
     if len(rotations.widths) != len(results["models"]):
         raise MasError(f"{run} has {len(results['models'])} models but rotations for {len(rotations.widths)}")
+    # An edited k would export and score the wrong subspaces under the run's name.
+    trained_k = (results["job"].get("align") or {}).get("k", results["k"])
+    if results["k"] != trained_k or not isinstance(trained_k, int) or not 1 <= trained_k <= min(rotations.widths):
+        raise MasError(f"{run}/results.json says k = {results['k']!r} but its rotations were trained with "
+                       f"k = {trained_k!r} (widths {rotations.widths}); the run folder was edited")
     return results, rotations
 
 
