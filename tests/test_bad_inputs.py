@@ -4,6 +4,7 @@
 import errno
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,12 +12,17 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from mas.align import AlignConfig, AlignmentTrainer, Rotations
 from mas.cli import app
 from mas.commands.models import list_models
+from mas.errors import MasError
+from mas.evaluate import evaluate_iia
+from mas.experiments.alignment import load_task_models
 from mas.io import load_tensors, read_json, save_tensors, write_json
 from mas.models import TaskModelConfig, save_checkpoint
 from mas.run_folder import MARKER, read_marker
-from mas.tasks import make_task
+from mas.tasks import MultiObject, make_task
+from mas.tasks.pairs import build_pairs
 from test_cli import align_args
 
 BIG = str(2**63)
@@ -278,3 +284,41 @@ def test_a_run_whose_k_was_edited_is_refused(tiny_gru_folders: list[Path], tmp_p
     results = read_json(run / "results.json")
     write_json(run / "results.json", {**results, "k": results["k"] + 1})
     assert_refused([command, str(run)], "says k = 5 but its rotations were trained with k = 4", tmp_path)
+
+
+@pytest.fixture(scope="module")
+def evaluation(tiny_grus: list) -> tuple:
+    """What `evaluate_iia` takes, made right: a trainer over both tiny GRUs, rotations and a few pairs."""
+    trainer = AlignmentTrainer(tiny_grus, ["hidden", "hidden"], AlignConfig(k=4, steps=1))
+    task = MultiObject(max_count=8)
+    return trainer, Rotations(trainer.widths, seed=0), build_pairs(task, task, 8, {"count": "count"}, seed=0)
+
+
+# Each misuse: what it passes instead, given the right (trainer, rotations, pair set); the words of its error.
+MISUSES: list[tuple[str, Callable[..., dict], str]] = [
+    ("trainer", lambda t, r, p: {"trainer": "gru"}, "trainer must be an AlignmentTrainer, got str"),
+    ("rotations", lambda t, r, p: {"rotations": None}, "rotations must be Rotations"),
+    ("widths", lambda t, r, p: {"rotations": Rotations([8, 8], seed=0)}, "do not fit the trainer's sites"),
+    ("one set", lambda t, r, p: {"pairs": p}, "pairs must map at least one direction"),
+    ("no set", lambda t, r, p: {"pairs": {}}, "pairs must map at least one direction"),
+    ("index", lambda t, r, p: {"pairs": {(0, 5): p}}, "direction (0, 5) must be a (source, target) pair of model"),
+    ("text", lambda t, r, p: {"pairs": {"0->1": p}}, "direction '0->1' must be"),
+    ("list", lambda t, r, p: {"pairs": {(0, 1): [1, 2]}}, "pairs[(0, 1)] must be a non-empty PairSet, got list"),
+    ("batch", lambda t, r, p: {"batch_size": 0}, "batch_size must be a positive integer, got 0"),
+]
+
+
+@pytest.mark.parametrize(("case", "wrong", "message"), MISUSES, ids=[case for case, _, _ in MISUSES])
+def test_evaluate_iia_says_what_it_expected(evaluation: tuple, case: str, wrong: Callable[..., dict],
+                                            message: str) -> None:
+    trainer, rotations, pair_set = evaluation
+    arguments = {"trainer": trainer, "rotations": rotations, "pairs": {(0, 1): pair_set}, "batch_size": 512}
+    with pytest.raises(MasError) as raised:
+        evaluate_iia(**{**arguments, **wrong(trainer, rotations, pair_set)})
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize("paths", ["runs/models/multi_object-gru-s0", Path("m"), []])
+def test_load_task_models_wants_a_list_of_folders(paths: object) -> None:
+    with pytest.raises(MasError, match="paths must be a non-empty list of model folders"):
+        load_task_models(paths)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from torch.nn.utils import parametrize
 from mas.align.interchange import correct_predictions
 from mas.align.rotation import Rotations
 from mas.align.trainer import AlignmentTrainer, Direction, direction_key
+from mas.errors import MasError
 from mas.tasks.pairs import IGNORE, PairSet
 
 
@@ -34,6 +35,7 @@ def evaluate_iia(
 
     `rotations` are moved to the trainer's devices first (in place), as training would place them.
     """
+    check_evaluation(trainer, rotations, pairs, batch_size)
     scores = {}
     trainer.place(rotations)
     with parametrize.cached():
@@ -49,6 +51,30 @@ def evaluate_iia(
                 total += int((labels != IGNORE).sum())
             scores[direction] = Score(trial=trials / len(pair_set), token=right / max(total, 1), pairs=len(pair_set))
     return scores
+
+
+def check_evaluation(
+    trainer: AlignmentTrainer, rotations: Rotations, pairs: Mapping[Direction, PairSet], batch_size: int
+) -> None:
+    """Say what `evaluate_iia` expected, rather than fail deep inside torch on a misuse."""
+    if not isinstance(trainer, AlignmentTrainer):
+        raise MasError(f"trainer must be an AlignmentTrainer, got {type(trainer).__name__}")
+    if not isinstance(rotations, Rotations):
+        raise MasError(f"rotations must be Rotations (e.g. a fit's .rotations), got {type(rotations).__name__}")
+    if list(rotations.widths) != list(trainer.widths):
+        raise MasError(f"rotations of widths {list(rotations.widths)} do not fit the trainer's sites "
+                       f"(widths {list(trainer.widths)})")
+    if not isinstance(pairs, Mapping) or not pairs:
+        raise MasError("pairs must map at least one direction (source, target) to a PairSet")
+    n = len(trainer.widths)
+    for direction, pair_set in pairs.items():
+        if not (isinstance(direction, tuple) and len(direction) == 2
+                and all(isinstance(i, int) and 0 <= i < n for i in direction)):
+            raise MasError(f"direction {direction!r} must be a (source, target) pair of model indices below {n}")
+        if not isinstance(pair_set, PairSet) or len(pair_set) == 0:
+            raise MasError(f"pairs[{direction}] must be a non-empty PairSet, got {type(pair_set).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise MasError(f"batch_size must be a positive integer, got {batch_size!r}")
 
 
 def random_rotation_control(

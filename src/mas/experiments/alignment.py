@@ -8,6 +8,7 @@ run succeeded.
 from __future__ import annotations
 
 import time
+from os import PathLike
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +41,8 @@ class AlignmentJob(BaseModel):
 
 def load_task_models(paths: list[Path]) -> tuple[list[TaskModelAdapter], list[TaskModelConfig]]:
     """Each model on the device the command gives it (`mas.devices.model_device`)."""
+    if isinstance(paths, (str, PathLike)) or not paths:
+        raise MasError(f"paths must be a non-empty list of model folders, got {paths!r}")
     loaded = [load_checkpoint(p) for p in paths]
     adapters = [TaskModelAdapter(model, name=Path(p).name, device=model_device(i))
                 for i, (p, (model, _)) in enumerate(zip(paths, loaded))]
