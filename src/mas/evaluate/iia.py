@@ -59,10 +59,11 @@ def check_evaluation(
     """Say what `evaluate_iia` expected, rather than fail deep inside torch on a misuse."""
     if not isinstance(trainer, AlignmentTrainer):
         raise MasError(f"trainer must be an AlignmentTrainer, got {type(trainer).__name__}")
-    if not isinstance(rotations, Rotations):
+    if not callable(getattr(rotations, "matrices", None)):  # Rotations, or anything that gives their matrices
         raise MasError(f"rotations must be Rotations (e.g. a fit's .rotations), got {type(rotations).__name__}")
-    if list(rotations.widths) != list(trainer.widths):
-        raise MasError(f"rotations of widths {list(rotations.widths)} do not fit the trainer's sites "
+    widths = getattr(rotations, "widths", None)
+    if widths is not None and list(widths) != list(trainer.widths):
+        raise MasError(f"rotations of widths {list(widths)} do not fit the trainer's sites "
                        f"(widths {list(trainer.widths)})")
     if not isinstance(pairs, Mapping) or not pairs:
         raise MasError("pairs must map at least one direction (source, target) to a PairSet")
