@@ -94,6 +94,11 @@ _resume_hint: list[str] = []  # what an interrupted command keeps, said on Ctrl-
 def note_resume(hint: str) -> None:
     """Say what an interrupted run of this command keeps and how to go on (printed on Ctrl-C)."""
     _resume_hint[:] = [hint]
+# Which protocol a figure follows; shared by the figures that have one (see mas.experiments.sweep.SHARED).
+PROTOCOL = typer.Option(
+    "paper", help="paper: the reference code's protocol (whole-state swaps, trained to convergence, several model "
+    "pairs); quick: a short schedule for a smoke run on a laptop. Fills every setting not given.",
+)
 # Where the jobs of a sweep or figure run (see mas.runner); shared by every command that has jobs.
 WORKERS = typer.Option(None, help="Run the jobs on a local Ray with N workers (default: one by one in this process).")
 RAY_ADDRESS = typer.Option(
@@ -123,6 +128,19 @@ def int_list(text: str, what: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise MasError(f"cannot read {what} {text!r}; use comma-separated integers like 1,4,16") from None
+
+
+def str_list(text: str, what: str) -> list[str]:
+    """A comma list of names, e.g. "count,phase"."""
+    values = [x.strip() for x in text.split(",") if x.strip()]
+    if not values:
+        raise MasError(f"{what}: give at least one name")
+    return values
+
+
+def optional_list(text: str | None, parse: Callable[[str, str], list], what: str) -> list | None:
+    """`parse(text)` for a given option, None for one left out (its protocol then fills it)."""
+    return None if text is None else parse(text, what)
 
 
 def float_list(text: str, what: str) -> list[float]:

@@ -16,7 +16,7 @@ import copy
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from pydantic import BaseModel, Field, field_validator
@@ -66,7 +66,10 @@ class AlignConfig(BaseModel):
 
     k: int = Field(32, ge=1, description="size of the swapped aligned subspace")
     steps: int = Field(2000, ge=1, description="maximum optimisation steps")
-    lr: float = Field(3e-3, gt=0, description="peak learning rate, cosine-decayed over `steps`")
+    lr: float = Field(3e-3, gt=0, description="peak learning rate (see `lr_schedule`)")
+    lr_schedule: Literal["cosine", "constant"] = Field(
+        "cosine", description="cosine decay to 0 over `steps`, or the reference's constant rate",
+    )
     batch_size: int = Field(128, ge=1, description="pairs per direction per step")
     seed: int = 0
     eval_every: int = Field(50, ge=1)
@@ -78,6 +81,12 @@ class AlignConfig(BaseModel):
         None, ge=1, description="stop after this many evaluations without a better mean validation accuracy and keep "
         "the best evaluation's parameters; `steps` is then the ceiling. None trains to `steps`",
     )
+    stopping: Literal["validation", "reference"] = Field(
+        "validation", description="validation: stop once every validation direction reaches `stop_accuracy`, or on "
+        "`patience` (accuracy). reference: stop once training and validation trial accuracy both reach it, or when "
+        "the validation loss has not improved by `min_delta` for `patience` evaluations (the reference code's rule)",
+    )
+    min_delta: float = Field(1e-3, ge=0, description="the least drop in validation loss that counts as improving")
 
     @field_validator("cl_weight")
     @classmethod
@@ -92,6 +101,7 @@ class FitResult:
     seconds: float
     history: list[dict] = field(default_factory=list)
     selected_step: int | None = None  # the step whose parameters were kept, when selecting on validation
+    stop_reason: str = "ceiling"  # "solved", "plateau" or "ceiling" (ran every step)
 
 
 def check_sites(adapters: Sequence[ModelAdapter], sites: Sequence[str]) -> list[int]:
@@ -213,8 +223,13 @@ class AlignmentTrainer:
         train: Mapping[Direction, PairSet],
         latents: Mapping[Direction, LatentPairs],
         generator: torch.Generator,
+        trials: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Behavioural CE summed over `train`'s directions + ε × CL loss summed over `latents`' directions."""
+        """Behavioural CE summed over `train`'s directions + ε × CL loss summed over `latents`' directions.
+
+        `trials`, when given, receives each behavioural batch's per-pair trial correctness (teacher-forced,
+        which equals free-running trial correctness): the training accuracy a stopping rule reads.
+        """
         cfg = self.config
         terms = []
         for target in sorted({t for _, t in train}):
@@ -222,6 +237,8 @@ class AlignmentTrainer:
             idx = {d: torch.randint(len(p), (cfg.batch_size,), generator=generator) for d, p in into.items()}
             logits, labels, dirs = self.forward(mats, target, into, idx)
             terms.append(per_direction_ce(logits, labels, len(dirs)).sum())
+            if trials is not None:
+                trials.append(correct_predictions(logits.detach(), labels)[0])
         for direction, pairs in latents.items():
             index = torch.randint(len(pairs), (cfg.batch_size,), generator=generator)
             written, recorded = self.written_states(mats, direction, pairs, index)
@@ -237,12 +254,11 @@ class AlignmentTrainer:
         latents: Mapping[Direction, LatentPairs] | None = None,
         select: Sequence[Direction] | None = None,
     ) -> FitResult:
-        """Train the maps on `train` (behaviour) and `latents` (CL); stop early once `validation` is solved.
+        """Train the maps on `train` (behaviour) and `latents` (CL); stop early as the config's `stopping` says.
 
         With `select`, the parameters kept are those of the evaluation with the best mean validation
         accuracy over those directions, not the last ones. With the config's `patience`, training also
-        stops when that mean (over `select`, or every validation direction) has not improved for
-        `patience` evaluations, and the best evaluation's parameters are kept.
+        stops on a plateau (see `AlignConfig.stopping`) and the best evaluation's parameters are kept.
         """
         cfg = self.config
         latents = dict(latents or {})
@@ -259,53 +275,96 @@ class AlignmentTrainer:
         chosen = list(select) if select else list(validation) if cfg.patience is not None else []
         maps = self.place(rotations) if rotations is not None else self.new_maps()
         optimizer = torch.optim.Adam(maps.parameters(), lr=cfg.lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
+        schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
+                    if cfg.lr_schedule == "cosine" else None)
         generator = torch.Generator().manual_seed(cfg.seed + 1)
         history: list[dict] = []
         best: tuple[float, int, dict] | None = None
-        stale = 0  # evaluations since the best one
+        plateau = _Plateau(cfg)
+        trials: list[torch.Tensor] = []  # training trial correctness since the last evaluation
         start = time.perf_counter()
-        step = 0
+        step, reason = 0, "ceiling"
         with progress_bar(show_progress) as bar:
             job = bar.add_task("aligning", total=cfg.steps, status="")
             for step in range(1, cfg.steps + 1):
                 optimizer.zero_grad()
                 with parametrize.cached():
-                    total = self.objective(maps.matrices(), train, latents, generator)
+                    total = self.objective(maps.matrices(), train, latents, generator, trials)
                     total.backward()
+                if not torch.isfinite(total):
+                    raise MasError(f"the alignment loss became {total.item()} at step {step}; try a smaller --lr")
                 optimizer.step()
-                schedule.step()
+                if schedule is not None:
+                    schedule.step()
                 if step % TRIM_EVERY == 0:
                     release_free_memory()
                 if step % cfg.eval_every == 0 or step == cfg.steps:
                     record: dict[str, Any] = {"step": step, "loss": total.item()}
+                    if trials:
+                        record["train_trial"] = float(torch.cat(trials).float().mean())
+                        trials.clear()
                     if validation is not None:
-                        accuracy = self.validation_accuracy(maps, validation)
+                        accuracy, record["val_loss"] = self.validation_scores(maps, validation)
                         record["val_trial"] = {direction_key(d): a for d, a in accuracy.items()}
                         if chosen:
                             score = sum(accuracy[d] for d in chosen) / len(chosen)
-                            stale = 0 if best is None or score > best[0] else stale + 1
-                            if stale == 0:
+                            if best is None or score > best[0]:
                                 best = (score, step, copy.deepcopy(maps.state_dict()))
                     history.append(record)
                     bar.update(job, status=f"loss {record['loss']:.3f}")
-                    solved = validation is not None and min(accuracy.values()) >= cfg.stop_accuracy
-                    if solved or (cfg.patience is not None and stale >= cfg.patience):
+                    reason = plateau.verdict(record, best[1] if best else None)
+                    if reason != "ceiling":
                         bar.update(job, completed=step)
                         break
                 bar.advance(job)
         if best is not None:
             maps.load_state_dict(best[2])
-        return FitResult(maps, step, time.perf_counter() - start, history, None if best is None else best[1])
+        return FitResult(maps, step, time.perf_counter() - start, history, None if best is None else best[1], reason)
 
     @torch.no_grad()
-    def validation_accuracy(self, rotations: nn.Module, pairs: Mapping[Direction, PairSet]) -> dict[Direction, float]:
-        """Teacher-forced trial accuracy, which equals free-running trial accuracy (the first wrong
-        token is wrong in both), at a fraction of the cost for non-recurrent targets."""
+    def validation_scores(
+        self, rotations: nn.Module, pairs: Mapping[Direction, PairSet]
+    ) -> tuple[dict[Direction, float], float]:
+        """Teacher-forced trial accuracy per direction (equal to free-running trial accuracy: the first
+        wrong token is wrong in both, at a fraction of the cost for non-recurrent targets), and the
+        mean cross-entropy over the directions."""
         with parametrize.cached():
             mats = rotations.matrices()
-            out = {}
+            accuracy, losses = {}, []
             for d, p in pairs.items():
                 logits, labels, _ = self.forward(mats, d[1], {d: p}, {d: slice(None)})
-                out[d] = float(correct_predictions(logits, labels)[0].float().mean())
-        return out
+                accuracy[d] = float(correct_predictions(logits, labels)[0].float().mean())
+                losses.append(float(per_direction_ce(logits, labels, 1)))
+        return accuracy, sum(losses) / len(losses)
+
+    def validation_accuracy(self, rotations: nn.Module, pairs: Mapping[Direction, PairSet]) -> dict[Direction, float]:
+        """Trial accuracy per validation direction (see `validation_scores`)."""
+        return self.validation_scores(rotations, pairs)[0]
+
+
+class _Plateau:
+    """When a fit stops, by the config's `stopping` rule; reads one evaluation record at a time."""
+
+    def __init__(self, config: AlignConfig) -> None:
+        self.config = config
+        self.best_loss = float("inf")
+        self.stale = 0  # evaluations since the last improvement
+
+    def verdict(self, record: dict, best_step: int | None) -> str:
+        """"solved", "plateau", or "ceiling" (go on; the name a fit that runs every step ends with)."""
+        cfg = self.config
+        if "val_trial" not in record:
+            return "ceiling"
+        val = min(record["val_trial"].values())
+        if cfg.stopping == "reference":
+            solved = val >= cfg.stop_accuracy and record.get("train_trial", 1.0) >= cfg.stop_accuracy
+            improved = record["val_loss"] < self.best_loss - cfg.min_delta
+            if improved:
+                self.best_loss = record["val_loss"]
+        else:
+            solved = val >= cfg.stop_accuracy
+            improved = best_step == record["step"]
+        self.stale = 0 if improved else self.stale + 1
+        if solved:
+            return "solved"
+        return "plateau" if cfg.patience is not None and self.stale >= cfg.patience else "ceiling"

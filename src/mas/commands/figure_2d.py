@@ -1,4 +1,7 @@
-"""`mas figure 2d`: IIA vs k for DAS and MAS, and vs rank r for stitching."""
+"""`mas figure 2d`: IIA vs k for DAS and MAS, and vs rank r for stitching.
+
+Settings left out come from `--protocol` (the presets live in the experiment, once).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import typer
 from mas.cli import (
     JSON_HELP,
     OVERWRITE_HELP,
+    PROTOCOL,
     RAY_ADDRESS,
     RUNS,
     WORKERS,
@@ -19,27 +23,34 @@ from mas.cli import (
     int_list,
     interval_text,
     note_resume,
+    optional_list,
     out_console,
+    str_list,
 )
 from mas.experiments.sweep import claim_sweep_figure
+
+BY_PROTOCOL = " (default: set by --protocol)"
 
 
 @figure_command("2d")
 def figure_2d(
-    models_dir: Path = typer.Option(RUNS / "models", help="Where the two Multi-Object GRUs are kept (trained when missing)."),
-    ks: str = typer.Option("1,4,16,64", help="Subspace sizes k for DAS and MAS."),
-    ranks: str = typer.Option("1,4,16,128", help="Stitch ranks r (128, the width, is full rank)."),
-    seeds: str = typer.Option("0,1,2", help="Alignment seeds; each point is their mean with a 95 % bootstrap interval."),
-    steps: int = typer.Option(600, help="Step ceiling per job; a job stops earlier when validation stops improving."),
-    eval_every: int = typer.Option(25, help="Steps between validation checks."),
-    patience: int = typer.Option(4, help="Validation checks without improvement before a job stops."),
-    lr: float = typer.Option(5e-3),
-    batch_size: int = typer.Option(64, help="Pairs per direction per step."),
-    whole_state: bool = typer.Option(
-        True, "--whole-state/--all-pairs",
-        help="Only pairs whose counterfactual state is all the source's (a stitch can be exact), or all count pairs.",
+    protocol: str = PROTOCOL,
+    models_dir: Path = typer.Option(RUNS / "models", help="Where the Multi-Object GRUs are kept (trained when missing)."),
+    model_seeds: Optional[str] = typer.Option(None, help="GRU seeds; every pair of them is aligned" + BY_PROTOCOL),
+    ks: Optional[str] = typer.Option(None, help="Subspace sizes k for DAS and MAS" + BY_PROTOCOL),
+    ranks: Optional[str] = typer.Option(None, help="Stitch ranks r (128, the width, is full rank)" + BY_PROTOCOL),
+    seeds: Optional[str] = typer.Option(None, help="Alignment seeds per model pair" + BY_PROTOCOL),
+    steps: Optional[int] = typer.Option(None, help="Step ceiling per job" + BY_PROTOCOL),
+    eval_every: Optional[int] = typer.Option(None, help="Steps between validation checks" + BY_PROTOCOL),
+    patience: Optional[int] = typer.Option(None, help="Validation checks without improvement before a job stops" + BY_PROTOCOL),
+    lr: Optional[float] = typer.Option(None, help="Learning rate" + BY_PROTOCOL),
+    batch_size: Optional[int] = typer.Option(None, help="Pairs per direction per step" + BY_PROTOCOL),
+    variables: Optional[str] = typer.Option(None, help="Variables swapped: count,phase (the whole state) or count" + BY_PROTOCOL),
+    whole_state: Optional[bool] = typer.Option(
+        None, "--whole-state/--all-pairs",
+        help="Only pairs whose counterfactual state is all the source's, or all pairs" + BY_PROTOCOL,
     ),
-    out: Path = typer.Option(RUNS / "figure-2d", help="Run folder (written whole at the end)."),
+    out: Path = typer.Option(RUNS / "figure_2d", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
@@ -50,20 +61,26 @@ def figure_2d(
     from mas.experiments.figure_2d import Figure2d, run_figure_2d
     from mas.runner import open_runner
 
-    config = Figure2d(models_dir=models_dir, ks=int_list(ks, "ks"), ranks=int_list(ranks, "ranks"),
-                      seeds=int_list(seeds, "seeds"), steps=steps, eval_every=eval_every, patience=patience, lr=lr,
-                      batch_size=batch_size, whole_state=whole_state)
+    config = Figure2d(
+        protocol=protocol, models_dir=models_dir, model_seeds=optional_list(model_seeds, int_list, "model seeds"),
+        ks=optional_list(ks, int_list, "ks"), ranks=optional_list(ranks, int_list, "ranks"),
+        seeds=optional_list(seeds, int_list, "seeds"), steps=steps, eval_every=eval_every, patience=patience, lr=lr,
+        batch_size=batch_size, variables=optional_list(variables, str_list, "variables"), whole_state=whole_state,
+    )
     table = claim_sweep_figure(out, table, "figure_2d", config, overwrite)
     note_resume(f"finished points are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
         summary = run_figure_2d(config, out, table, runner=runner)
+    out_console.print(f"protocol {config.protocol}")
     for p in summary["points"]:
-        out_console.print(f"{p['method']:>7} size {p['size']:>4}: IIA {interval_text(p)} "
-                          f"({p['scored']}, {p['n']} seeds, steps {p['steps']})")
+        out_console.print(f"{p['method']:>13} size {p['size']:>4}: IIA {interval_text(p)} "
+                          f"({p['scored']}, {p['n']} runs, steps {p['steps']}, {p['at_ceiling']} at the ceiling)")
     for gap in summary["das_minus_mas"]:
         out_console.print(f"DAS − MAS at k = {gap['k']}: {interval_text(gap)}")
-    out_console.print(f"stitching reaches its plateau from rank {summary['stitch_plateau_rank']}")
+    out_console.print(f"the orthogonal stitch reaches its plateau from rank {summary['stitch_plateau_rank']}")
     out_console.print(f"figure in {out}/figure_2d.png")
     if json_out:
-        emit_json({"run": str(out), "points": summary["points"], "seconds": round(time.perf_counter() - start, 2)})
+        emit_json({"run": str(out), "protocol": config.protocol, "points": summary["points"],
+                   "seconds": round(time.perf_counter() - start, 2)})
+

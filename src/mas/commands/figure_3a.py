@@ -1,4 +1,7 @@
-"""`mas figure 3a`: CLMAS vs latent and behavioural stitching when one model is inaccessible."""
+"""`mas figure 3a`: CLMAS vs latent and behavioural stitching when one model is inaccessible.
+
+Settings left out come from `--protocol` (the presets live in the experiment, once).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import typer
 from mas.cli import (
     JSON_HELP,
     OVERWRITE_HELP,
+    PROTOCOL,
     RAY_ADDRESS,
     RUNS,
     WORKERS,
@@ -20,32 +24,40 @@ from mas.cli import (
     int_list,
     interval_text,
     note_resume,
+    optional_list,
     out_console,
+    str_list,
 )
 from mas.experiments.sweep import claim_sweep_figure
+
+BY_PROTOCOL = " (default: set by --protocol)"
 
 
 @figure_command("3a")
 def figure_3a(
-    models_dir: Path = typer.Option(RUNS / "models", help="Where the two Multi-Object GRUs are kept (trained when missing)."),
+    protocol: str = PROTOCOL,
+    models_dir: Path = typer.Option(RUNS / "models", help="Where the Multi-Object GRUs are kept (trained when missing)."),
+    model_seeds: Optional[str] = typer.Option(None, help="GRU seeds; every pair of them is aligned" + BY_PROTOCOL),
     inaccessible: int = typer.Option(1, help="Index (0 or 1) of the model behaviour is never trained into."),
-    k: int = typer.Option(32, help="Subspace size of CLMAS and of the MAS upper bound."),
-    rank: int = typer.Option(128, help="Rank of both stitches (128, the width, is full rank)."),
+    ks: Optional[str] = typer.Option(None, help="Subspace sizes CLMAS and the MAS bound choose among" + BY_PROTOCOL),
+    rank: int = typer.Option(128, help="Rank of the stitches (128, the width, is full rank)."),
     epsilon: Optional[float] = typer.Option(
         None, help="Weight ε of CLMAS's counterfactual-latent loss; given, no ε grid is run.",
     ),
-    epsilon_grid: str = typer.Option(
-        "0.1,1,10", help="ε tried when --epsilon is not given; the best mean validation Access IIA is kept.",
+    epsilon_grid: Optional[str] = typer.Option(
+        None, help="ε tried when --epsilon is not given; the best mean validation No Access IIA is kept, and the "
+        "grid grows past an edge the choice lands on" + BY_PROTOCOL,
     ),
-    seeds: str = typer.Option("0,1,2", help="Alignment seeds; each bar is their mean with a 95 % bootstrap interval."),
-    steps: int = typer.Option(250, help="Training steps per method."),
-    lr: float = typer.Option(5e-3),
-    batch_size: int = typer.Option(64, help="Pairs per direction per step."),
-    whole_state: bool = typer.Option(
-        False, "--whole-state/--all-pairs",
-        help="Only pairs whose counterfactual state is all the source's (a stitch can be exact), or all count pairs.",
+    seeds: Optional[str] = typer.Option(None, help="Alignment seeds per model pair" + BY_PROTOCOL),
+    steps: Optional[int] = typer.Option(None, help="Step ceiling per training" + BY_PROTOCOL),
+    lr: Optional[float] = typer.Option(None, help="Learning rate" + BY_PROTOCOL),
+    batch_size: Optional[int] = typer.Option(None, help="Pairs per direction per step" + BY_PROTOCOL),
+    variables: Optional[str] = typer.Option(None, help="Variables swapped: count,phase (the whole state) or count" + BY_PROTOCOL),
+    whole_state: Optional[bool] = typer.Option(
+        None, "--whole-state/--all-pairs",
+        help="Only pairs whose counterfactual state is all the source's, or all pairs" + BY_PROTOCOL,
     ),
-    out: Path = typer.Option(RUNS / "figure-3a", help="Run folder (written whole at the end)."),
+    out: Path = typer.Option(RUNS / "figure_3a", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
@@ -56,23 +68,30 @@ def figure_3a(
     from mas.experiments.figure_3a import Figure3a, run_figure_3a
     from mas.runner import open_runner
 
-    config = Figure3a(models_dir=models_dir, inaccessible=inaccessible, k=k, rank=rank, cl_weight=epsilon,
-                      epsilon_grid=float_list(epsilon_grid, "the ε grid"), seeds=int_list(seeds, "seeds"), steps=steps,
-                      lr=lr, batch_size=batch_size, whole_state=whole_state)
+    config = Figure3a(
+        protocol=protocol, models_dir=models_dir, model_seeds=optional_list(model_seeds, int_list, "model seeds"),
+        inaccessible=inaccessible, ks=optional_list(ks, int_list, "ks"), rank=rank, cl_weight=epsilon,
+        epsilon_grid=optional_list(epsilon_grid, float_list, "the ε grid"), seeds=optional_list(seeds, int_list, "seeds"),
+        steps=steps, lr=lr, batch_size=batch_size, variables=optional_list(variables, str_list, "variables"),
+        whole_state=whole_state,
+    )
     table = claim_sweep_figure(out, table, "figure_3a", config, overwrite)
     note_resume(f"finished trainings are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
         summary = run_figure_3a(config, out, table, runner=runner)
-    epsilons = summary["epsilon"]
-    out_console.print(f"ε grid, IIA on {epsilons['scored_on']}, mean [95 % interval]:")
-    for g in epsilons["grid"]:
-        mark = "  <- chosen" if g["epsilon"] == epsilons["chosen"] else ""
-        out_console.print(f"  ε {g['epsilon']:>8g}: IIA {interval_text(g)}{mark}")
-    out_console.print("held-out IIA, mean over seeds [95 % interval]:")
+    out_console.print(f"protocol {config.protocol}")
+    for name, choice in summary["choices"].items():
+        out_console.print(f"{name}: chosen on {choice['scored_on']}: ε {choice['epsilon']}, k {choice['k']}")
+        for g in choice["grid"]:
+            mark = "  <- chosen" if (g["epsilon"], g["k"]) == (choice["epsilon"], choice["k"]) else ""
+            out_console.print(f"  ε {g['epsilon']!s:>8} k {g['k']:>4}: IIA {interval_text(g)}{mark}")
+    if summary["epsilon_on_edge"]:
+        out_console.print(f"the chosen ε is still on an edge of the grid after {summary['grid_extensions']} extensions")
+    out_console.print("held-out IIA, mean over runs [95 % interval]:")
     for b in summary["bars"]:
-        out_console.print(f"{b['method']:>18} {b['side']:>9}: IIA {interval_text(b)}")
+        out_console.print(f"{b['method']:>26} {b['side']:>9}: IIA {interval_text(b)} ({b['at_ceiling']} at the ceiling)")
     out_console.print(f"figure in {out}/figure_3a.png")
     if json_out:
-        emit_json({"run": str(out), "epsilon": epsilons, "bars": summary["bars"],
+        emit_json({"run": str(out), "protocol": config.protocol, "choices": summary["choices"], "bars": summary["bars"],
                    "seconds": round(time.perf_counter() - start, 2)})

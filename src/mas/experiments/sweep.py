@@ -9,13 +9,14 @@ written by this process alone, as jobs finish, and returned in job order whateve
 Methods:
 - das: one rotation per model, only the self directions 0->0 and 1->1 (two DAS runs in one).
 - mas: one rotation per model, all four directions.
-- stitch: a rank-r linear stitch per cross direction, trained on behaviour.
+- stitch: a rank-r orthogonal stitch (no bias, the reference's form) per cross direction, trained on
+  behaviour; affine_stitch: the same with a free affine map (see `mas.align.stitching`).
 - clmas, latent_stitch, behavioural_stitch: one model is inaccessible (behaviour is never trained
   into it). CLMAS: behaviour into the accessible model, ε × CL loss into the inaccessible one.
   Latent stitch: a stitch into the inaccessible model trained on the CL loss alone. Behavioural
   stitch: a stitch into the accessible model. Stitches are scored the other way by their
-  pseudo-inverse. As in the paper, the kept parameters are those with the best No Access
-  validation IIA.
+  transpose (orthogonal) or pseudo-inverse (affine_latent_stitch, affine_behavioural_stitch). As in
+  the paper, the kept parameters are those with the best No Access validation IIA.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from itertools import combinations
+from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import torch
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from mas.align import (
     AlignConfig,
@@ -42,7 +44,7 @@ from mas.align import (
     attach_latents,
     record_latents,
 )
-from mas.align.counterfactual_latents import counterfactual_values, trimmed
+from mas.align.counterfactual_latents import counterfactual_values, source_sequence_latents, trimmed
 from mas.align.maps import SiteMap
 from mas.align.trainer import FitResult, check_cl_weight
 from mas.errors import MasError
@@ -56,8 +58,12 @@ from mas.runner import JobRunner, Resources
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
 
-Method = Literal["das", "mas", "stitch", "clmas", "latent_stitch", "behavioural_stitch"]
-STITCHES = ("stitch", "latent_stitch", "behavioural_stitch")
+Method = Literal[
+    "das", "mas", "stitch", "clmas", "latent_stitch", "behavioural_stitch",
+    "affine_stitch", "affine_latent_stitch", "affine_behavioural_stitch",
+]
+AFFINE = "affine_"
+STITCHES = ("stitch", "latent_stitch", "behavioural_stitch", *(AFFINE + m for m in ("stitch", "latent_stitch", "behavioural_stitch")))
 
 
 class SweepJob(BaseModel):
@@ -79,9 +85,11 @@ class SweepSpec(BaseModel):
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     steps: int = Field(400, ge=1)
     lr: float = Field(3e-3, gt=0)
+    lr_schedule: Literal["cosine", "constant"] = "cosine"
     batch_size: int = Field(128, ge=1)
     eval_every: int = Field(50, ge=1)
     patience: int | None = Field(None, ge=1, description="evaluations without improvement before a job stops (see AlignConfig)")
+    stopping: Literal["validation", "reference"] = Field("validation", description="see AlignConfig.stopping")
     train_pairs: int = Field(4096, ge=1)
     validation_pairs: int = Field(256, ge=1)
     test_pairs: int = Field(1000, ge=1)
@@ -92,7 +100,10 @@ class SweepSpec(BaseModel):
         "so a stitch, which overwrites the whole target state, can be exact; e.g. Multi-Object pairs in one phase",
     )
     latent_sequences: int = Field(2000, ge=1)
-    stitch_bias: bool = True
+    cl_target: Literal["matched", "source_sequence"] = Field(
+        "matched", description="CL latents: recorded states matched on the counterfactual values, or the inaccessible "
+        "model's own state on the source's sequence (one task, whole state swapped; see counterfactual_latents)",
+    )
 
     @field_validator("inaccessible")
     @classmethod
@@ -194,18 +205,21 @@ def plan(job: SweepJob, spec: SweepSpec, widths: list[int]) -> Plan:
     no_access, access = (acc, inac), (inac, acc)
     rank = None if job.size == min(widths) else job.size
 
-    def stitch(directions: list[Direction]) -> LinearStitch:
-        return LinearStitch(tuple(directions), rank=rank, bias=spec.stitch_bias)
+    affine = job.method.startswith(AFFINE)
+    method = job.method.removeprefix(AFFINE)
 
-    if job.method == "das":
+    def stitch(directions: list[Direction]) -> LinearStitch:
+        return LinearStitch(tuple(directions), rank=rank, bias=affine, form="affine" if affine else "orthogonal")
+
+    if method == "das":
         return Plan(Interchange(job.size), [(0, 0), (1, 1)], [], [(0, 0), (1, 1)])
-    if job.method == "mas":
+    if method == "mas":
         return Plan(Interchange(job.size), all_directions(2), [], all_directions(2))
-    if job.method == "stitch":
+    if method == "stitch":
         return Plan(stitch([(0, 1), (1, 0)]), [(0, 1), (1, 0)], [], [(0, 1), (1, 0)])
-    if job.method == "clmas":
+    if method == "clmas":
         return Plan(Interchange(job.size), [(acc, acc), access], [no_access, (inac, inac)], all_directions(2), [no_access])
-    if job.method == "latent_stitch":
+    if method == "latent_stitch":
         return Plan(stitch([no_access]), [], [no_access], [access, no_access], [no_access])
     return Plan(stitch([access]), [access], [], [access, no_access], [no_access])
 
@@ -275,9 +289,12 @@ class SweepContext:
     def latents(self, seed: int) -> LatentPairs:
         """Training pairs with recorded latents of the inaccessible model at their counterfactual values."""
         if seed not in self._latents:
-            inac = self.spec.inaccessible
-            bank = record_latents(self.adapters[inac], self.spec.site, self.task, self.spec.latent_sequences, seed)
-            self._latents[seed] = attach_latents(self.pairs(seed)[0], bank, self.task, self.task, self.mapping, seed)
+            adapter, site, train = self.adapters[self.spec.inaccessible], self.spec.site, self.pairs(seed)[0]
+            if self.spec.cl_target == "source_sequence":
+                self._latents[seed] = source_sequence_latents(adapter, site, train, self.task, self.task, self.mapping)
+            else:
+                bank = record_latents(adapter, site, self.task, self.spec.latent_sequences, seed)
+                self._latents[seed] = attach_latents(train, bank, self.task, self.task, self.mapping, seed)
         return self._latents[seed]
 
 
@@ -314,7 +331,7 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     config = AlignConfig(
         k=job.size if isinstance(job_plan.site_map, Interchange) else 1, steps=spec.steps, lr=spec.lr,
         batch_size=spec.batch_size, seed=job.seed, eval_every=spec.eval_every, cl_weight=spec.cl_weight,
-        patience=spec.patience,
+        patience=spec.patience, lr_schedule=spec.lr_schedule, stopping=spec.stopping,
     )
     trainer = AlignmentTrainer(context.adapters, sites, config, job_plan.site_map, state_cache=context.states)
     train, validation, test = context.pairs(job.seed)
@@ -328,13 +345,19 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     row = {
         "method": job.method, "size": job.size, "seed": job.seed, "iia": iia, "token_iia": scores_json(scores, "token"),
         **summarise(iia, spec.inaccessible), "steps": fit.steps, "selected_step": fit.selected_step,
-        "seconds": round(time.perf_counter() - start, 2), "models": [a.name for a in context.adapters],
+        "stop_reason": fit.stop_reason, "seconds": round(time.perf_counter() - start, 2),
+        "models": [a.name for a in context.adapters], "pair": pair_name(context.adapters),
         "validation_iia": kept_validation(fit),
     }
     if latents:
         row["latent_pairs"], row["latent_pairs_dropped"] = len(context.latents(job.seed)), context.latents(job.seed).dropped
         row["cl_weight"] = spec.cl_weight
     return row
+
+
+def pair_name(adapters: Sequence) -> str:
+    """The two models of a row, e.g. "multi_object-gru-s0|multi_object-gru-s1": intervals resample these."""
+    return "|".join(a.name for a in adapters)
 
 
 def kept_validation(fit: FitResult) -> dict[str, float]:
@@ -380,21 +403,144 @@ def run_sweep(
     return [rows[row_key(fingerprint, j)] for j in jobs]
 
 
-class SweepFigure(BaseModel):
-    """What every figure drawn from a GRU-vs-GRU sweep shares: the two models and the training budget."""
+Protocol = Literal["paper", "quick"]
+PAPER_CEILING = 3000  # steps; the reference allows 20 000 (see REFERENCE)
 
+# Every setting a figure's protocol fills when it is not given; figures add their own (`SweepFigure.OWN`).
+SHARED: dict[str, dict] = {
+    "paper": {
+        "model_seeds": [0, 1, 2], "seeds": [0], "lr": 1e-3, "lr_schedule": "constant", "batch_size": 128,
+        "steps": PAPER_CEILING, "eval_every": 100, "patience": 10, "stopping": "reference", "train_pairs": 10_000,
+        "validation_pairs": 1000, "test_pairs": 1000, "variables": ["count", "phase"], "whole_state": False,
+    },
+    "quick": {
+        "model_seeds": [0, 1], "seeds": [0, 1, 2], "lr": 5e-3, "lr_schedule": "cosine", "batch_size": 64,
+        "steps": 600, "eval_every": 25, "patience": 4, "stopping": "validation", "train_pairs": 4096,
+        "validation_pairs": 256, "test_pairs": 1000, "variables": ["count"], "whole_state": True,
+    },
+}
+
+# The reference code's value of each shared setting and, where the paper protocol differs, why.
+REFERENCE: dict[str, tuple[str, str]] = {
+    "model_seeds": ("5 GRUs, all pairs", "3 GRUs (3 pairs) fit the 2-core budget; intervals resample the pairs"),
+    "seeds": ("one per run", ""),
+    "lr": ("1e-3", ""),
+    "lr_schedule": ("constant", ""),
+    "batch_size": ("128 pairs per direction", ""),
+    "steps": ("≤ 20 000", f"a {PAPER_CEILING}-step ceiling on 2 CPU cores; runs that reach it are marked"),
+    "eval_every": ("100", ""),
+    "patience": ("10 evaluations", ""),
+    "stopping": ("train and validation trial IIA ≥ 0.995, or validation loss not better by 0.001 for 10 "
+                 "evaluations", "the reference also gives up when validation IIA < 0.1 after 1500 steps; we do not"),
+    "train_pairs": ("10 000", ""),
+    "validation_pairs": ("1000", ""),
+    "test_pairs": ("1000 (validation)", "held-out test pairs apart from the validation pairs that choose the step"),
+    "variables": ("count and phase (the whole state, cross-phase pairs included)", ""),
+    "whole_state": ("no filter", ""),
+}
+
+
+class SweepFigure(BaseModel):
+    """What every figure drawn from GRU-vs-GRU sweeps shares: the models, their pairs and the training budget.
+
+    `protocol` fills every setting not given. "paper" is the reference code's protocol (whole-state
+    swaps, constant lr, trained to convergence, several model pairs); "quick" is a short schedule
+    for a smoke run on a laptop. Each setting's preset lives once, in `SHARED` and the figure's `OWN`.
+    """
+
+    OWN: ClassVar[dict[str, dict]] = {"paper": {}, "quick": {}}
+    OWN_REFERENCE: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    protocol: Protocol = "paper"
     models_dir: Path = Path("runs/models")
-    model_seeds: tuple[int, int] = (0, 1)
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    lr: float = Field(5e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    train_pairs: int = Field(4096, ge=1)
-    test_pairs: int = Field(1000, ge=1)
+    model_seeds: list[int] = Field(min_length=2, description="GRU seeds; every pair of them is aligned")
+    seeds: list[int] = Field(min_length=1, description="alignment seeds per model pair")
+    lr: float = Field(gt=0)
+    lr_schedule: Literal["cosine", "constant"]
+    batch_size: int = Field(ge=1, description="pairs per direction per step")
+    steps: int = Field(ge=1, description="step ceiling of every job")
+    eval_every: int = Field(ge=1, description="steps between validation checks")
+    patience: int | None = Field(ge=1, description="validation checks without improvement before a job stops")
+    stopping: Literal["validation", "reference"]
+    train_pairs: int = Field(ge=1)
+    validation_pairs: int = Field(ge=1)
+    test_pairs: int = Field(ge=1)
+    variables: list[str] = Field(min_length=1, description="Multi-Object variables the source's values replace")
+    whole_state: bool = Field(description="only pairs whose counterfactual state is all the source's (see SweepSpec)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_protocol(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        protocol = data.get("protocol") or "paper"
+        if protocol not in SHARED:
+            raise MasError(f"unknown protocol {protocol!r}; use one of {', '.join(SHARED)}")
+        given = {k: v for k, v in data.items() if v is not None}
+        return {**SHARED[protocol], **cls.OWN[protocol], **given, "protocol": protocol}
+
+    @field_validator("model_seeds")
+    @classmethod
+    def _distinct(cls, values: list[int]) -> list[int]:
+        if len(set(values)) != len(values):
+            raise MasError(f"model seeds repeat: {values}")
+        return values
+
+    def model_pairs(self) -> list[tuple[int, int]]:
+        """Every pair of model seeds, in order: (0, 1), (0, 2), (1, 2) for three."""
+        return list(combinations(self.model_seeds, 2))
 
     def budget(self) -> dict:
         """The SweepSpec fields these settings fill."""
-        return {"seeds": self.seeds, "lr": self.lr, "batch_size": self.batch_size, "train_pairs": self.train_pairs,
-                "test_pairs": self.test_pairs}
+        fields = ("seeds", "lr", "lr_schedule", "batch_size", "steps", "eval_every", "patience", "stopping",
+                  "train_pairs", "validation_pairs", "test_pairs", "variables", "whole_state")
+        return {f: getattr(self, f) for f in fields}
+
+    def protocol_table(self) -> list[dict]:
+        """Each setting beside the reference code's value and, where they differ, why: for the report."""
+        reference = {**REFERENCE, **self.OWN_REFERENCE}
+        return [{"setting": name, "ours": getattr(self, name), "reference": ref, "why": why}
+                for name, (ref, why) in reference.items()]
+
+
+def figure_rows(
+    figure: SweepFigure,
+    spec: Callable[[list[Path]], SweepSpec | list[SweepSpec]],
+    table: Path,
+    show_progress: bool = True,
+    runner: JobRunner | None = None,
+) -> list[dict]:
+    """Train or reuse every GRU, then run (or resume) the sweep(s) of every model pair; their rows.
+
+    `spec` gives a pair's sweep, or several (e.g. one per setting a figure chooses among); they
+    share the table, and the sweeps of one pair share its pairs, states and latents.
+    """
+    folders = {s: ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
+               for s in figure.model_seeds}
+    rows = []
+    for a, b in figure.model_pairs():
+        specs = spec([folders[a], folders[b]])
+        specs = specs if isinstance(specs, list) else [specs]
+        context = SweepContext(specs[0])
+        rows += [row for one in specs for row in run_sweep(one, table, show_progress, runner, context)]
+    return rows
+
+
+def write_figure(
+    figure: SweepFigure, rows: list[dict], out: Path, table: Path, name: str, draw: Callable[[list[dict], Path], dict],
+    columns: Sequence[str], seconds: float,
+) -> dict:
+    """Write OUT/<name>.png, .csv and .json; `draw(rows, png)` plots and returns the summary merged into the JSON.
+
+    The CSV holds one row per sweep row, per-direction IIA flattened into `iia_<direction>` columns.
+    """
+    with staged_folder(out, name, figure) as folder:
+        summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
+                   "protocol": figure.protocol_table(), "table": str(table), "seconds": round(seconds, 2)}
+        flat = [{**r, **{f"iia_{k}": v for k, v in r.get("iia", {}).items()}} for r in rows]
+        write_csv(folder / f"{name}.csv", flat, columns)
+        write_json(folder / f"{name}.json", summary)
+    return summary
 
 
 def run_sweep_figure(
@@ -408,29 +554,12 @@ def run_sweep_figure(
     show_progress: bool = True,
     runner: JobRunner | None = None,
 ) -> dict:
-    """Train or reuse both GRUs, run (or resume) the sweep(s), then write OUT/<name>.png, .csv and .json.
-
-    `spec` may give several sweeps (e.g. one per setting a figure chooses among); they share the table.
-
-    `draw(rows, png)` plots the figure and returns its summary (merged into the JSON); the CSV
-    holds one row per sweep row, per-direction IIA flattened into `iia_<direction>` columns.
-    """
+    """`figure_rows`, then `write_figure`."""
     start = time.perf_counter()
-    models = [ensure_model(TrainConfig(task="multi_object", arch="gru", seed=s), figure.models_dir, show_progress)
-              for s in figure.model_seeds]
-    specs = spec(models)
-    specs = specs if isinstance(specs, list) else [specs]
-    context = SweepContext(specs[0])  # one set of pairs, states and latents for every sweep that can share it
-    rows = [row for one in specs for row in run_sweep(one, table, show_progress, runner, context)]
-    with staged_folder(out, name, figure) as folder:
-        summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
-                   "table": str(table), "seconds": round(time.perf_counter() - start, 2)}
-        flat = [{**r, **{f"iia_{k}": v for k, v in r.get("iia", {}).items()}} for r in rows]
-        write_csv(folder / f"{name}.csv", flat, columns)
-        write_json(folder / f"{name}.json", summary)
-    return summary
+    rows = figure_rows(figure, spec, table, show_progress, runner)
+    return write_figure(figure, rows, out, table, name, draw, columns, time.perf_counter() - start)
 
 
 __all__ = [
-    "SweepFigure", "SweepJob", "SweepSpec", "headline", "read_table", "run_sweep", "run_sweep_figure", "summarise",
+    "SweepFigure", "figure_rows", "write_figure", "SweepJob", "SweepSpec", "headline", "read_table", "run_sweep", "run_sweep_figure", "summarise",
 ]

@@ -12,10 +12,14 @@ from itertools import product
 from typing import Callable
 
 from mas.experiments.figure_2ab import bar_values
+from mas.experiments.figure_2d import paired_gaps
+from mas.experiments.figure_3a import chosen_rows
 from mas.report.verdict import Claim
 
-# "MAS close to DAS": the largest gap in IIA (DAS minus MAS, same seed) still called close.
+# "MAS close to DAS": the largest gap in IIA (DAS minus MAS, same model pair and seed) still called close.
 CLOSE = 0.05
+# "DAS ≥ MAS" (non-inferiority): how far MAS may lie above DAS before the claim fails.
+MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -74,44 +78,34 @@ def _claims_2c(results: dict) -> list[Claim]:
                   "token IIA, toxic ↔ non-toxic", cells["mixed"])]
 
 
-def _by_size(rows: list[dict], method: str, field: str) -> dict[int, dict[int, float]]:
-    """{size: {seed: value}} of one method's rows."""
-    out: dict[int, dict[int, float]] = {}
-    for r in rows:
-        if r["method"] == method:
-            out.setdefault(r["size"], {})[r["seed"]] = r[field]
-    return out
-
-
 def _claims_2d(results: dict) -> list[Claim]:
-    das, mas = _by_size(results["rows"], "das", "self"), _by_size(results["rows"], "mas", "cross")
+    """Non-inferiority (DAS ≥ MAS) and closeness (|DAS − MAS| ≤ CLOSE from k = 4) on paired differences,
+    one per model pair and seed; the bootstrap resamples model pairs, then runs within each."""
+    label = "DAS − MAS IIA, same model pair and seed"
     claims = []
-    for k in sorted(set(das) & set(mas)):
-        claims.append(Claim("2d", f"DAS is at least MAS at k = {k}", "DAS IIA, own directions (one value per seed)",
-                            list(das[k].values()), "above", "MAS IIA, cross directions", list(mas[k].values())))
-    for k in sorted(k for k in set(das) & set(mas) if k >= 4):
-        gaps = [das[k][seed] - mas[k][seed] for seed in sorted(set(das[k]) & set(mas[k]))]
-        claims.append(Claim("2d", f"MAS is close to DAS from about k = 4 (here k = {k})",
-                            "DAS − MAS IIA, same seed", gaps, "below", f"closeness tolerance {CLOSE}", CLOSE))
+    for k, gaps in paired_gaps(results["rows"]).items():
+        values, pairs = [g for _, g in gaps], [p for p, _ in gaps]
+        claims.append(Claim("2d", f"DAS is at least MAS at k = {k}", label, values, "at_least",
+                            "non-inferiority margin", MARGIN, ours_groups=pairs))
+        if k >= 4:
+            claims.append(Claim("2d", f"MAS is close to DAS from about k = 4 (here k = {k})", label, values, "within",
+                                "closeness tolerance", CLOSE, ours_groups=pairs))
     return claims
 
 
-def _claims_3a(results: dict, pairs: str = "") -> list[Claim]:
-    """CLMAS's rows at the ε the figure chose on validation (older runs trained one ε and did not record it)."""
-    chosen = results.get("epsilon", {}).get("chosen")
-
-    def no_access(method: str) -> list[float]:
-        return [r["no_access"] for r in results["rows"]
-                if r["method"] == method and (method != "clmas" or r.get("cl_weight", chosen) == chosen)]
-
-    return [Claim("3a", f"CLMAS is best in the No Access direction (against {label}){pairs}",
-                  "CLMAS IIA, No Access (one value per seed)", no_access("clmas"), "above", f"{label}, No Access",
-                  no_access(method))
-            for method, label in (("latent_stitch", "latent stitching"), ("behavioural_stitch", "behavioural stitching"))]
-
-
-def _claims_3a_whole_state(results: dict) -> list[Claim]:
-    return _claims_3a(results, ", whole-state pairs")
+def _claims_3a(results: dict) -> list[Claim]:
+    """CLMAS at the (ε, k) chosen on No Access validation against each orthogonal stitch, No Access."""
+    choice = results["choices"]["clmas"]
+    clmas = chosen_rows(results["rows"], "clmas", choice)
+    claims = []
+    for method, label in (("latent_stitch", "latent stitching"), ("behavioural_stitch", "behavioural stitching")):
+        other = chosen_rows(results["rows"], method, None)
+        claims.append(Claim("3a", f"CLMAS is best in the No Access direction (against {label})",
+                            f"CLMAS IIA, No Access, ε {choice['epsilon']:g}, k {choice['k']} (one value per run)",
+                            [r["no_access"] for r in clmas], "above", f"{label} (orthogonal), No Access",
+                            [r["no_access"] for r in other], ours_groups=[r["pair"] for r in clmas],
+                            other_groups=[r["pair"] for r in other]))
+    return claims
 
 
 def _claims_3b(results: dict) -> list[Claim]:
@@ -132,12 +126,10 @@ FIGURES = (
                "table.csv", "mas figure 2ab", _claims_2ab),
     FigureSpec("2c", "Figure 2c: toxic and non-toxic fine-tunes", "figure_2c", "results.json", "figure_2c.png",
                "iia.csv", "mas figure 2c", _claims_2c),
-    FigureSpec("2d", "Figure 2d: IIA against k (DAS, MAS) and rank (stitching)", "figure-2d", "figure_2d.json",
+    FigureSpec("2d", "Figure 2d: IIA against k (DAS, MAS) and rank (stitching)", "figure_2d", "figure_2d.json",
                "figure_2d.png", "figure_2d.csv", "mas figure 2d", _claims_2d),
-    FigureSpec("3a", "Figure 3a: one model cannot be intervened on", "figure-3a", "figure_3a.json", "figure_3a.png",
+    FigureSpec("3a", "Figure 3a: one model cannot be intervened on", "figure_3a", "figure_3a.json", "figure_3a.png",
                "figure_3a.csv", "mas figure 3a", _claims_3a),
-    FigureSpec("3a-whole-state", "Figure 3a, whole-state pairs only (a stitch can be exact)", "figure-3a-whole-state",
-               "figure_3a.json", "figure_3a.png", "figure_3a.csv", "mas figure 3a --whole-state", _claims_3a_whole_state),
     FigureSpec("3b", "Figure 3b: transfer of the count across task families", "figure_3b", "results.json",
                "figure_3b.png", "table.csv", "mas figure 3b", _claims_3b),
 )

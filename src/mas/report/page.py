@@ -37,7 +37,7 @@ def collect(runs: Path) -> list[dict]:
             claims, problem = [], f"results not in the form this report reads ({type(err).__name__}: {err})"
         figures.append({**entry, "finished": True, "seconds": results.get("seconds"), "config": config,
                         "seeds": {k: v for k, v in config.items() if "seed" in k}, "claims": claims,
-                        "problem": problem})
+                        "problem": problem, "protocol": results.get("protocol", [])})
     return figures
 
 
@@ -61,10 +61,18 @@ def _table(header: list[str], rows: list[list[str]], classes: list[str] | None =
 
 def claims_table(claims: list[dict]) -> str:
     rows = [[c["figure"], c["claim"], f"{c['ours_label']}: {describe(c['ours'])}", c["relation"],
-             f"{c['other_label']}: {describe(c['other'])}", c["verdict"]] for c in claims]
+             f"{c['other_label']}: {describe(c['other'])}", c.get("resampled", "runs"), c["verdict"]] for c in claims]
     classes = [c["verdict"].replace(" ", "-") for c in claims]
-    return _table(["figure", "paper's claim", "ours (mean [95 % bootstrap interval])", "", "compared with", "verdict"],
-                  rows, classes)
+    return _table(["figure", "paper's claim", "ours (mean [95 % bootstrap interval])", "", "compared with",
+                   "bootstrap resamples", "verdict"], rows, classes)
+
+
+def protocol_table(config: dict, protocol: list[dict]) -> str:
+    """Which protocol ran, and each setting beside the reference code's value and why they differ."""
+    name = html.escape(str(config.get("protocol", "not recorded")))
+    rows = [[p["setting"], json.dumps(p["ours"]), p["reference"], p["why"]] for p in protocol]
+    return (f"<p>protocol: <b>{name}</b></p>"
+            + _table(["setting", "ours", "reference code", "why they differ"], rows))
 
 
 def _csv_table(path: Path) -> str:
@@ -98,6 +106,8 @@ def _section(spec: FigureSpec, entry: dict) -> str:
         parts.append(f"<p>{html.escape(entry['problem'])}</p>")
     if entry["claims"]:
         parts.append(claims_table(entry["claims"]))
+    if entry["protocol"]:
+        parts.append(protocol_table(entry["config"], entry["protocol"]))
     settings = [[key, json.dumps(value)] for key, value in entry["config"].items()]
     parts.append(f"<details><summary>settings</summary>{_table(['setting', 'value'], settings)}</details>")
     parts.append(f"<details><summary>table ({html.escape(spec.csv)})</summary>{_csv_table(folder / spec.csv)}</details>")
@@ -111,8 +121,11 @@ def render(figures: list[dict]) -> str:
     claims = [c for f in finished for c in f["claims"]]
     missing = [[f["figure"], f["command"]] for f in figures if not f["finished"]]
     body = ["<h1>mas: the paper's figures, reproduced</h1>",
-            "<p>Each claim compares our mean with a 95 % percentile bootstrap interval over runs; it holds or does "
-            "not hold only when the intervals do not overlap, and is not established otherwise (or with one run).</p>",
+            "<p>Each claim compares our mean with a 95 % percentile bootstrap interval over runs (model pairs first, "
+            "then runs within each, where a figure has several pairs). An above/below claim holds or does not hold "
+            "only when the intervals do not overlap. A \"≥\" claim is a non-inferiority test on paired differences: it "
+            "holds unless the interval lies below minus its margin. A closeness claim holds when the paired "
+            "difference's interval lies within its tolerance. Anything else, or one run, is not established.</p>",
             "<h2>Claims</h2>", claims_table(claims) if claims else "<p>no claims could be judged</p>",
             *(_section(specs[f["figure"]], f) for f in finished)]
     if missing:

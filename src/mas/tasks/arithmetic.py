@@ -129,10 +129,10 @@ class Arithmetic(CausalModel):
             "operand": (0, self.max_value),
         }[variable]
 
-    def fresh_input(self, state: State, rng: np.random.Generator) -> int:
+    def fresh_input(self, state: State, rng: np.random.Generator, tokens: Sequence[int]) -> int:
         """A random op, or an operand keeping the result in range, for groups past the original ones."""
         if state["slot"] == NEXT_OP:
             return self.token(OPS[int(rng.integers(2))])
         if state["slot"] == NEXT_OPERAND:
             return self._number(self._draw_operand(state["value"], state["op"], rng))
-        return super().fresh_input(state, rng)
+        return super().fresh_input(state, rng, tokens)

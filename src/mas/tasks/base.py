@@ -67,9 +67,19 @@ class CausalModel(ABC):
     def value_range(self, variable: str) -> tuple[int, int]:
         """The smallest and largest value `variable` may hold in a well-formed sequence."""
 
-    def fresh_input(self, state: State, rng: np.random.Generator) -> int:
-        """An input token for `state` when a counterfactual continuation ran past the original inputs."""
+    def fresh_input(self, state: State, rng: np.random.Generator, tokens: Sequence[int]) -> int:
+        """An input token for `state` when a counterfactual continuation of `tokens` ran past their inputs."""
         raise MasError(f"task {self.name!r} cannot extend a sequence with new inputs")
+
+    def size(self, tokens: Sequence[int]) -> int | None:
+        """The size a full sequence was drawn with (the object count of a counting task), or None for a
+        task without one. Recorded states are matched on it, beside the causal variables."""
+        return None
+
+    def matchable(self, tokens: Sequence[int], position: int) -> bool:
+        """Whether the state after `tokens[position]` may stand for a causal state when recorded latents
+        are matched; not after BOS or EOS, whose states carry no count the model computed."""
+        return tokens[position] not in (BOS, EOS)
 
     # ---- shared machinery ----------------------------------------------------------------------
     @property
@@ -92,6 +102,16 @@ class CausalModel(ABC):
         """mask[i] is True where the prediction at i (of token i + 1) is dictated by the task."""
         states = self.trace(tokens)
         return [i + 1 < len(tokens) and self.emit(s) is not None for i, s in enumerate(states)]
+
+    def intervened_task_mask(self, tokens: Sequence[int], position: int, state: State) -> list[bool]:
+        """`task_mask` of a sequence whose state at `position` was overwritten with `state`: from there on the
+        states are traced from `state`, so a swapped phase decides which positions the task dictates."""
+        mask = self.task_mask(tokens)[:position]
+        for i in range(position, len(tokens)):
+            mask.append(i + 1 < len(tokens) and self.emit(state) is not None)
+            if i + 1 < len(tokens):
+                state = self.step(state, tokens[i + 1])
+        return mask
 
     def targets_match(self, tokens: Sequence[int]) -> bool:
         """Whether every task position of `tokens` holds what the causal model demands."""
@@ -130,7 +150,7 @@ class CausalModel(ABC):
                 if remaining:
                     demanded = remaining.pop(0)
                 elif rng is not None:
-                    demanded = self.fresh_input(state, rng)
+                    demanded = self.fresh_input(state, rng, tokens)
                 else:
                     raise MasError(f"{self.name}: continuation ran out of inputs")
             out.append(demanded)

@@ -64,6 +64,27 @@ class MultiObject(CausalModel):
             return None
         return self.token("R") if state["count"] > 0 else EOS
 
+    def fresh_input(self, state: State, rng: np.random.Generator, tokens: Sequence[int]) -> int:
+        """A demo-phase state written after the target's trigger (a whole-state swap across phases) has
+        no demo inputs left to replay: as in the reference, demo tokens follow until the count reaches
+        the target's object count, then the trigger."""
+        if state["phase"] != DEMO:
+            return super().fresh_input(state, rng, tokens)
+        if state["count"] < self.size(tokens):
+            return pick(rng, [self.token(s) for s in self.demo_symbols])
+        return self.token("T")
+
+    def size(self, tokens: Sequence[int]) -> int:
+        """The object count: demo tokens before the trigger."""
+        trigger = self.token("T")
+        end = tokens.index(trigger) if trigger in tokens else len(tokens)
+        demo = {self.token(s) for s in self.demo_symbols}
+        return sum(1 for t in tokens[:end] if t in demo)
+
+    def matchable(self, tokens: Sequence[int], position: int) -> bool:
+        """Not after BOS, EOS or the trigger (the reference's filter)."""
+        return super().matchable(tokens, position) and tokens[position] != self.token("T")
+
     def intervenable(self, tokens: Sequence[int], position: int) -> bool:
         return 0 < position < len(tokens) - 1
 

@@ -121,7 +121,7 @@ def build_pairs(
         cf = target.continue_from(t_tokens, t_t, new_state, rng)
         if cf is None or (require_change and cf == t_tokens):
             continue
-        mask = target.task_mask(cf)
+        mask = target.intervened_task_mask(cf, t_t, new_state)
         labels = [cf[i + 1] if (mask[i] and i >= t_t) else IGNORE for i in range(len(cf) - 1)] + [IGNORE]
         src_rows.append(s_tokens)
         tok_rows.append(cf)
