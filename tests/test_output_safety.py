@@ -165,7 +165,9 @@ def test_run_folders_follow_the_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "run").stat().st_mode) == 0o755
     for name in ("results.json", "weights.safetensors"):
         assert stat.S_IMODE((tmp_path / "run" / name).stat().st_mode) == 0o644
-    assert read_json(tmp_path / "run" / MARKER) == {"command": "test", "settings": None}
+    assert read_json(tmp_path / "run" / MARKER) == {
+        "command": "test", "settings": None, "files": [MARKER, "results.json", "weights.safetensors"]
+    }
 
 
 def test_staged_folder_never_replaces_a_folder_mas_did_not_write(tmp_path: Path) -> None:

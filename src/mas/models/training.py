@@ -79,12 +79,12 @@ class TrainConfig(BaseModel):
 def check_train_config(cfg: TrainConfig) -> list[int]:
     """Refuse, before anything is written, settings the task cannot train under; the training sizes.
 
-    An unknown task or option, held-out sizes outside the task's range of sizes (they would never be
-    drawn, so held-out accuracy would mean nothing), or every size held out.
+    An unknown task or option, held-out sizes given outside the task's range of sizes (they would
+    never be drawn, so held-out accuracy would mean nothing), or every size held out.
     """
     task = make_task(cfg.task, **cfg.task_options())
     lo, hi = _size_range(task)
-    outside = [size for size in cfg.heldout() if not lo <= size <= hi]
+    outside = [size for size in cfg.heldout_counts or [] if not lo <= size <= hi]
     if outside:
         raise MasError(f"--heldout {','.join(map(str, outside))}: outside the sizes of {cfg.task} ({lo} to {hi})")
     return training_counts(task, cfg.heldout())
