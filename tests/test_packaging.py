@@ -135,3 +135,13 @@ def test_wheel_builds_and_installs_into_a_new_environment(tiny_gru_folders: list
     assert aligned.returncode == 0, aligned.stderr
     assert set(json.loads(aligned.stdout.strip().splitlines()[-1])["iia"]) == {"0->0", "0->1", "1->0", "1->1"}
     assert (out / "results.json").is_file()
+
+
+def test_citation_cites_the_paper_and_this_version() -> None:
+    yaml = pytest.importorskip("yaml")
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["type"] == "software"
+    assert citation["version"] == mas.__version__ and citation["license"] == "MIT"
+    paper = citation["preferred-citation"]
+    assert paper["title"] == "Model Alignment Search" and paper["authors"][0]["family-names"] == "Grant"
+    assert f"## [{mas.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
