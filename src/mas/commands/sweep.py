@@ -44,7 +44,6 @@ def sweep(
 ) -> None:
     """Run every (method, size, seed) job not yet in TABLE, appending one row per finished job."""
     from mas.experiments.sweep import SweepSpec, check_table, headline, run_sweep
-    from mas.run_folder import check_table_owner
     from mas.runner import open_runner
 
     spec = SweepSpec(
@@ -53,7 +52,6 @@ def sweep(
         site=site, inaccessible=inaccessible, cl_weight=epsilon,
     )
     path = check_table(table or RUNS / "sweeps" / f"{time.strftime('%Y%m%d-%H%M%S')}.jsonl")
-    check_table_owner(path)
     note_resume(f"finished jobs are kept in {path}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:

@@ -53,7 +53,7 @@ from mas.experiments.alignment import load_task_models, shared_task
 from mas.io import atomic_write_bytes, staged_folder, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.progress import JobLog
-from mas.run_folder import check_writable, claim_folder, remove_stale_temporaries
+from mas.run_folder import check_models_dir, check_table_owner, check_writable, claim_folder, remove_stale_temporaries
 from mas.runner import JobRunner, Resources
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
@@ -174,11 +174,13 @@ def check_table(path: Path, flag: str = "--table") -> Path:
     """Refuse, before any work, a table that cannot be read as a sweep table or cannot be written."""
     check_writable(path, flag)
     read_table(path)
+    check_table_owner(path, flag)
     return Path(path)
 
 
-def claim_sweep_figure(out: Path, table: Path | None, name: str, figure: BaseModel, overwrite: bool) -> Path:
-    """Check a sweep figure's run folder and its table (default OUT.rows.jsonl beside OUT); returns the table."""
+def claim_sweep_figure(out: Path, table: Path | None, name: str, figure: SweepFigure, overwrite: bool) -> Path:
+    """Check a sweep figure's models folder, run folder and table (default OUT.rows.jsonl beside OUT); returns the table."""
+    check_models_dir(figure.models_dir)
     claim_folder(out, name, figure, overwrite=overwrite)
     return check_table(table or Path(out).with_name(f"{Path(out).name}.rows.jsonl"))
 
