@@ -139,7 +139,7 @@ def test_sweep_keeps_finished_rows_and_writes_each_once(models: list[Path], tmp_
         assert sorted((comparable(json.loads(r)) for r in after), key=lambda r: r["key"]) == expected
 
 
-FIGURE = ["figure", "2d", "--ks", "2", "--ranks", "1", "--steps", "10", "--seeds", "0"]
+FIGURE = ["figure", "2d", "--protocol", "quick", "--ks", "2", "--ranks", "1", "--steps", "10", "--seeds", "0"]
 
 
 def test_figure_resumes_from_its_rows(tmp_path: Path) -> None:
