@@ -14,8 +14,8 @@ import torch
 from typer.testing import CliRunner
 
 from mas.cli import app
-from mas.io import read_json, save_tensors, staged_folder, write_json
-from mas.run_folder import MARKER, read_marker
+from mas.io import read_json, save_tensors, write_json
+from mas.run_folder import MARKER, read_marker, staged_folder
 from mas.threads import free_cores, set_threads
 from test_cli import align_args, assert_one_line_error, run
 

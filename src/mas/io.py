@@ -10,18 +10,15 @@ import csv
 import io
 import json
 import os
-import shutil
 import tempfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from mas.errors import MasError
-from mas.run_folder import check_replaceable, remove_stale_temporaries, replace_folder, write_marker
 
 
 def _umask() -> int:
@@ -30,7 +27,7 @@ def _umask() -> int:
     return mask
 
 
-def _temporary(path: Path, folder: bool = False) -> Path:
+def temporary_path(path: Path, folder: bool = False) -> Path:
     """A temporary beside `path`, named `.NAME.PID.*` (so a killed run's leftovers can be told apart),
     with the permissions the user's umask gives new files and folders (mkstemp alone makes them private)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -48,7 +45,7 @@ def _temporary(path: Path, folder: bool = False) -> Path:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder and a rename."""
     path = Path(path)
-    tmp = _temporary(path)
+    tmp = temporary_path(path)
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -95,27 +92,6 @@ def load_tensors_with_metadata(path: Path) -> tuple[dict[str, torch.Tensor], dic
             return {k: handle.get_tensor(k) for k in handle.keys()}, handle.metadata() or {}
     except (SafetensorError, OSError, ValueError) as err:
         raise MasError(f"corrupt safetensors file {path}: {err}") from None
-
-
-@contextmanager
-def staged_folder(final: Path, command: str, settings: Any = None) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success it replaces `final`, on error it vanishes.
-
-    Commands write all their outputs inside it, so a failed run leaves no partial files. The folder
-    gets the run marker of `command` and `settings`; an existing `final` is replaced only if it is a
-    `mas` run or the user allowed it (see `mas.run_folder`).
-    """
-    final = Path(final)
-    check_replaceable(final)
-    remove_stale_temporaries(final.parent, final.name)
-    tmp = _temporary(final, folder=True)
-    try:
-        yield tmp
-        write_marker(tmp, command, settings, files=[entry.name for entry in tmp.iterdir()])
-        replace_folder(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_csv(path: Path, rows: list[dict], columns: Sequence[str]) -> None:

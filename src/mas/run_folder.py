@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mas.errors import MasError
+from mas.io import temporary_path, write_json
 
 MARKER = "mas-run.json"
 SYSTEM_FOLDERS = tuple(
@@ -66,8 +67,6 @@ def _known(settings: Any, old: Any) -> Any:
 def write_marker(folder: Path, command: str, settings: Any = None, files: list[str] | None = None) -> None:
     """Mark `folder` as a run of `command` with `settings`; `files`, the entries the run wrote, are
     listed so that a rerun replaces only those (see `replace_folder`)."""
-    from mas.io import write_json  # mas.io uses this module: imported here to keep the import graph one-way
-
     marker = run_marker(command, settings)
     if files is not None:
         marker["files"] = sorted({*files, MARKER})
@@ -239,3 +238,24 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextmanager
+def staged_folder(final: Path, command: str, settings: Any = None) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it replaces `final`, on error it vanishes.
+
+    Commands write all their outputs inside it, so a failed run leaves no partial files. The folder
+    gets the run marker of `command` and `settings`; an existing `final` is replaced only if it is a
+    `mas` run or the user allowed it (see `mas.run_folder`).
+    """
+    final = Path(final)
+    check_replaceable(final)
+    remove_stale_temporaries(final.parent, final.name)
+    tmp = temporary_path(final, folder=True)
+    try:
+        yield tmp
+        write_marker(tmp, command, settings, files=[entry.name for entry in tmp.iterdir()])
+        replace_folder(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

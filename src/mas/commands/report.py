@@ -9,9 +9,9 @@ from rich.table import Table
 
 from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console
 from mas.errors import MasError
-from mas.io import atomic_write_bytes, staged_folder, write_json
+from mas.io import atomic_write_bytes, write_json
 from mas.report import collect, describe, render
-from mas.run_folder import claim_folder
+from mas.run_folder import claim_folder, staged_folder
 
 REPORT = "report"  # the run marker's command
 

@@ -22,7 +22,8 @@ from torch.nn.utils import parametrize
 from mas.align import AlignmentTrainer, Direction, Rotations, all_directions
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, iia_matrix, scores_json
-from mas.io import read_json, save_tensors, staged_folder, write_json
+from mas.io import read_json, save_tensors, write_json
+from mas.run_folder import staged_folder
 from mas.tasks.pairs import PairSet
 
 SUBSPACES = "subspaces.safetensors"

@@ -39,10 +39,11 @@ from mas.align import AlignConfig
 from mas.evaluate import bootstrap_interval
 from mas.experiments.activations import check_similarity_inputs, model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
-from mas.io import read_json, staged_folder, write_csv, write_json
+from mas.io import read_json, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.models.transformer import TransformerModel
 from mas.plots import interval_yerr, plt, save_figure
+from mas.run_folder import staged_folder
 from mas.runner import JobRunner, Part, Resources, cached_map
 from mas.tasks.pairs import Mode
 

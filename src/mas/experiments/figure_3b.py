@@ -27,9 +27,10 @@ from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.evaluate import bootstrap_interval
 from mas.experiments.cross_task import CrossTaskJob, run_cross_task
-from mas.io import read_json, staged_folder, write_csv, write_json
+from mas.io import read_json, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import interval_yerr, plt, save_figure
+from mas.run_folder import staged_folder
 from mas.runner import JobRunner, Part, Resources, cached_map
 from mas.tasks import TASKS, make_causal_model
 

@@ -25,12 +25,13 @@ from mas.align import AlignConfig, AlignmentTrainer, Direction, Rotations, all_d
 from mas.devices import model_device
 from mas.errors import MasError
 from mas.evaluate import Score, evaluate_iia, iia_matrix, scores_json
-from mas.io import atomic_write_bytes, staged_folder, write_json
+from mas.io import atomic_write_bytes, write_json
 from mas.lm.data import load_texts
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
 from mas.lm.pairs import MARGIN, build_lm_pair_sets
 from mas.models.hf import HFAdapter, check_config, load_config, load_tokenizer
 from mas.plots import iia_heatmap
+from mas.run_folder import staged_folder
 from mas.tasks.pairs import PairSet
 
 EVAL_BATCH = 32  # pairs per evaluation pass: bounds the (B, L, vocabulary) logits held at once

@@ -16,13 +16,23 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
-from mas.align import AlignConfig, AlignmentTrainer, Direction, FitResult, LatentBank, LatentPairs, Rotations, attach_latents
+from mas.align import (
+    AlignConfig,
+    AlignmentTrainer,
+    Direction,
+    FitResult,
+    LatentBank,
+    LatentPairs,
+    Rotations,
+    attach_latents,
+)
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models
-from mas.io import staged_folder, write_json
+from mas.io import write_json
 from mas.models.adapter import ModelAdapter
 from mas.models.recording import SITE, Recording, RecordingAdapter, load_recording
+from mas.run_folder import staged_folder
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
 from mas.tasks.recorded import RecordedRows

@@ -18,7 +18,8 @@ from pydantic import Field
 from mas.errors import MasError
 from mas.experiments.alignment import load_task_models
 from mas.experiments.das import DasBudget, das_score, study_pairs
-from mas.io import staged_folder, write_csv, write_json
+from mas.io import write_csv, write_json
+from mas.run_folder import staged_folder
 from mas.tasks.same_object import CANDIDATES
 
 COLUMNS = ("candidate", "k", "validation_iia", "test_iia", "test_token_iia", "steps", "seconds")

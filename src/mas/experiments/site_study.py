@@ -21,7 +21,8 @@ from pydantic import Field
 from mas.errors import MasError
 from mas.experiments.alignment import load_task_models
 from mas.experiments.das import DasBudget, das_score, study_pairs
-from mas.io import cached_result, read_json, staged_folder, write_csv, write_json
+from mas.io import cached_result, read_json, write_csv, write_json
+from mas.run_folder import staged_folder
 from mas.tasks.pairs import Mode
 
 COLUMNS = ("model", "site", "mode", "k", "validation_iia", "test_iia", "test_token_iia", "steps", "seconds")

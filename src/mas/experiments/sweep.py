@@ -26,8 +26,8 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from itertools import combinations
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import torch
@@ -50,10 +50,17 @@ from mas.align.trainer import FitResult, check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
-from mas.io import atomic_write_bytes, staged_folder, write_csv, write_json
+from mas.io import atomic_write_bytes, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.progress import JobLog
-from mas.run_folder import check_models_dir, check_table_owner, check_writable, claim_folder, remove_stale_temporaries
+from mas.run_folder import (
+    check_models_dir,
+    check_table_owner,
+    check_writable,
+    claim_folder,
+    remove_stale_temporaries,
+    staged_folder,
+)
 from mas.runner import JobRunner, Resources
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs

@@ -18,9 +18,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from mas.devices import model_device, resolve_device
 from mas.errors import MasError
-from mas.io import staged_folder, write_json
+from mas.io import write_json
 from mas.models.hf import check_config, load_causal_lm, load_config, load_tokenizer, resolve_dtype
 from mas.progress import progress_bar
+from mas.run_folder import staged_folder
 
 
 @dataclass
