@@ -99,6 +99,18 @@ PROTOCOL = typer.Option(
     "paper", help="paper: the reference code's protocol (whole-state swaps, trained to convergence, several model "
     "pairs); quick: a short schedule for a smoke run on a laptop. Fills every setting not given.",
 )
+# Settings of the sweep figures (2d, 3a) that their protocol fills when left out.
+BY_PROTOCOL = " (default: set by --protocol)"
+MODEL_SEEDS = typer.Option(None, help="GRU seeds; every pair of them is aligned" + BY_PROTOCOL)
+ALIGN_SEEDS = typer.Option(None, "--seeds", help="Alignment seeds per model pair" + BY_PROTOCOL)
+STEP_CEILING = typer.Option(None, "--steps", help="Step ceiling per training" + BY_PROTOCOL)
+LEARNING_RATE = typer.Option(None, "--lr", help="Learning rate" + BY_PROTOCOL)
+BATCH_SIZE = typer.Option(None, "--batch-size", help="Pairs per direction per step" + BY_PROTOCOL)
+VARIABLES = typer.Option(None, "--variables", help="Variables swapped: count,phase (the whole state) or count" + BY_PROTOCOL)
+WHOLE_STATE = typer.Option(
+    None, "--whole-state/--all-pairs", help="Only pairs whose counterfactual state is all the source's, or all pairs"
+    + BY_PROTOCOL,
+)
 # Where the jobs of a sweep or figure run (see mas.runner); shared by every command that has jobs.
 WORKERS = typer.Option(None, help="Run the jobs on a local Ray with N workers (default: one by one in this process).")
 RAY_ADDRESS = typer.Option(

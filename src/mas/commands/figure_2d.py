@@ -12,11 +12,19 @@ from typing import Optional
 import typer
 
 from mas.cli import (
+    ALIGN_SEEDS,
+    BATCH_SIZE,
+    BY_PROTOCOL,
     JSON_HELP,
+    LEARNING_RATE,
+    MODEL_SEEDS,
     OVERWRITE_HELP,
     PROTOCOL,
     RAY_ADDRESS,
     RUNS,
+    STEP_CEILING,
+    VARIABLES,
+    WHOLE_STATE,
     WORKERS,
     emit_json,
     figure_command,
@@ -29,27 +37,22 @@ from mas.cli import (
 )
 from mas.experiments.sweep import claim_sweep_figure
 
-BY_PROTOCOL = " (default: set by --protocol)"
-
 
 @figure_command("2d")
 def figure_2d(
     protocol: str = PROTOCOL,
     models_dir: Path = typer.Option(RUNS / "models", help="Where the Multi-Object GRUs are kept (trained when missing)."),
-    model_seeds: Optional[str] = typer.Option(None, help="GRU seeds; every pair of them is aligned" + BY_PROTOCOL),
+    model_seeds: Optional[str] = MODEL_SEEDS,
     ks: Optional[str] = typer.Option(None, help="Subspace sizes k for DAS and MAS" + BY_PROTOCOL),
     ranks: Optional[str] = typer.Option(None, help="Stitch ranks r (128, the width, is full rank)" + BY_PROTOCOL),
-    seeds: Optional[str] = typer.Option(None, help="Alignment seeds per model pair" + BY_PROTOCOL),
-    steps: Optional[int] = typer.Option(None, help="Step ceiling per job" + BY_PROTOCOL),
+    seeds: Optional[str] = ALIGN_SEEDS,
+    steps: Optional[int] = STEP_CEILING,
     eval_every: Optional[int] = typer.Option(None, help="Steps between validation checks" + BY_PROTOCOL),
     patience: Optional[int] = typer.Option(None, help="Validation checks without improvement before a job stops" + BY_PROTOCOL),
-    lr: Optional[float] = typer.Option(None, help="Learning rate" + BY_PROTOCOL),
-    batch_size: Optional[int] = typer.Option(None, help="Pairs per direction per step" + BY_PROTOCOL),
-    variables: Optional[str] = typer.Option(None, help="Variables swapped: count,phase (the whole state) or count" + BY_PROTOCOL),
-    whole_state: Optional[bool] = typer.Option(
-        None, "--whole-state/--all-pairs",
-        help="Only pairs whose counterfactual state is all the source's, or all pairs" + BY_PROTOCOL,
-    ),
+    lr: Optional[float] = LEARNING_RATE,
+    batch_size: Optional[int] = BATCH_SIZE,
+    variables: Optional[str] = VARIABLES,
+    whole_state: Optional[bool] = WHOLE_STATE,
     out: Path = typer.Option(RUNS / "figure_2d", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),

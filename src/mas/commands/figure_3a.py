@@ -12,11 +12,19 @@ from typing import Optional
 import typer
 
 from mas.cli import (
+    ALIGN_SEEDS,
+    BATCH_SIZE,
+    BY_PROTOCOL,
     JSON_HELP,
+    LEARNING_RATE,
+    MODEL_SEEDS,
     OVERWRITE_HELP,
     PROTOCOL,
     RAY_ADDRESS,
     RUNS,
+    STEP_CEILING,
+    VARIABLES,
+    WHOLE_STATE,
     WORKERS,
     emit_json,
     figure_command,
@@ -30,14 +38,12 @@ from mas.cli import (
 )
 from mas.experiments.sweep import claim_sweep_figure
 
-BY_PROTOCOL = " (default: set by --protocol)"
-
 
 @figure_command("3a")
 def figure_3a(
     protocol: str = PROTOCOL,
     models_dir: Path = typer.Option(RUNS / "models", help="Where the Multi-Object GRUs are kept (trained when missing)."),
-    model_seeds: Optional[str] = typer.Option(None, help="GRU seeds; every pair of them is aligned" + BY_PROTOCOL),
+    model_seeds: Optional[str] = MODEL_SEEDS,
     inaccessible: int = typer.Option(1, help="Index (0 or 1) of the model behaviour is never trained into."),
     ks: Optional[str] = typer.Option(None, help="Subspace sizes CLMAS and the MAS bound choose among" + BY_PROTOCOL),
     rank: int = typer.Option(128, help="Rank of the stitches (128, the width, is full rank)."),
@@ -48,15 +54,12 @@ def figure_3a(
         None, help="ε tried when --epsilon is not given; the best mean validation No Access IIA is kept, and the "
         "grid grows past an edge the choice lands on" + BY_PROTOCOL,
     ),
-    seeds: Optional[str] = typer.Option(None, help="Alignment seeds per model pair" + BY_PROTOCOL),
-    steps: Optional[int] = typer.Option(None, help="Step ceiling per training" + BY_PROTOCOL),
-    lr: Optional[float] = typer.Option(None, help="Learning rate" + BY_PROTOCOL),
-    batch_size: Optional[int] = typer.Option(None, help="Pairs per direction per step" + BY_PROTOCOL),
-    variables: Optional[str] = typer.Option(None, help="Variables swapped: count,phase (the whole state) or count" + BY_PROTOCOL),
-    whole_state: Optional[bool] = typer.Option(
-        None, "--whole-state/--all-pairs",
-        help="Only pairs whose counterfactual state is all the source's, or all pairs" + BY_PROTOCOL,
-    ),
+    seeds: Optional[str] = ALIGN_SEEDS,
+    steps: Optional[int] = STEP_CEILING,
+    lr: Optional[float] = LEARNING_RATE,
+    batch_size: Optional[int] = BATCH_SIZE,
+    variables: Optional[str] = VARIABLES,
+    whole_state: Optional[bool] = WHOLE_STATE,
     out: Path = typer.Option(RUNS / "figure_3a", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),

@@ -18,7 +18,7 @@ REPORT = "report"  # the run marker's command
 
 @command
 def report(
-    runs: Path = typer.Option(RUNS, help="Folder holding the figure run folders (figure_2ab, figure-2d, ...)."),
+    runs: Path = typer.Option(RUNS, help="Folder holding the figure run folders (figure_2ab, figure_2d, ...)."),
     out: Path = typer.Option(RUNS / "report", help="Report folder: report.html and claims.json."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),

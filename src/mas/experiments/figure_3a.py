@@ -25,7 +25,7 @@ from pydantic import Field, field_validator
 from mas.align.trainer import check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import bootstrap_interval
-from mas.experiments.sweep import Method, SweepFigure, SweepSpec, figure_rows, write_figure
+from mas.experiments.sweep import Method, SweepFigure, SweepSpec, check_inaccessible, figure_rows, write_figure
 from mas.io import write_csv
 from mas.plots import interval_yerr, plt, save_figure
 from mas.runner import JobRunner
@@ -82,9 +82,7 @@ class Figure3a(SweepFigure):
     @field_validator("inaccessible")
     @classmethod
     def _one_of_two(cls, value: int) -> int:
-        if value not in (0, 1):
-            raise MasError(f"the inaccessible model must be 0 or 1 (two models), not {value}")
-        return value
+        return check_inaccessible(value)
 
     @property
     def selection(self) -> str:

@@ -115,9 +115,7 @@ class SweepSpec(BaseModel):
     @field_validator("inaccessible")
     @classmethod
     def _one_of_two(cls, value: int) -> int:
-        if value not in (0, 1):
-            raise MasError(f"the inaccessible model must be 0 or 1 (two models), not {value}")
-        return value
+        return check_inaccessible(value)
 
     @field_validator("cl_weight")
     @classmethod
@@ -149,6 +147,13 @@ class SweepSpec(BaseModel):
         """
         shared = self.model_dump(mode="json", exclude={"methods", "ks", "ranks", "seeds"}, exclude_none=True)
         return hashlib.sha256(json.dumps(shared, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def check_inaccessible(value: int) -> int:
+    """Of two models, the inaccessible one is 0 or 1."""
+    if value not in (0, 1):
+        raise MasError(f"the inaccessible model must be 0 or 1 (two models), not {value}")
+    return value
 
 
 def row_key(fingerprint: str, job: SweepJob) -> str:
