@@ -16,10 +16,10 @@ import argparse
 import json
 import time
 
+from mas.adapters.hf import HFAdapter, load_tokenizer
 from mas.align import AlignConfig, AlignmentTrainer
 from mas.lm.pair_files import pair_file_path, pair_sets_from_file, read_pair_file
 from mas.lm.smollm2 import smollm2_gguf
-from mas.models.hf import HFAdapter, load_tokenizer
 
 
 class WholeRuns(HFAdapter):

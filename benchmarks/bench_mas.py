@@ -21,10 +21,11 @@ import time
 import torch
 import torch.nn.functional as F
 
+from mas.adapters import TaskModelAdapter
+from mas.adapters.resume import Resume
 from mas.align import AlignConfig, AlignmentTrainer, Rotations, all_directions
 from mas.align.interchange import DirectionPart, read_resume, stacked_batch, write_aligned
-from mas.models import GRUModel, TaskModelAdapter, TransformerModel
-from mas.models.resume import Resume
+from mas.models import GRUModel, TransformerModel
 from mas.tasks import MultiObject
 from mas.tasks.pairs import IGNORE, build_pairs
 

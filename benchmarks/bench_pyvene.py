@@ -58,10 +58,10 @@ def _peak(device: str) -> int:
 
 def _batch(args: argparse.Namespace) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Source and base tokens from held-out insults comments, labels = the model's greedy tokens."""
+    from mas.adapters.hf import load_tokenizer
     from mas.lm.data import load_texts
     from mas.lm.pairs import tokenize_exact
     from mas.lm.smollm2 import smollm2_gguf
-    from mas.models.hf import load_tokenizer
 
     rows = tokenize_exact(load_tokenizer(smollm2_gguf()), load_texts("insults:test"), args.length)
     source, base = rows[: args.batch], rows[args.batch : 2 * args.batch].clone()
@@ -76,9 +76,9 @@ def _labels(logits: torch.Tensor, units: int) -> torch.Tensor:
 
 
 def run_mas(args: argparse.Namespace, cache: bool) -> dict:
+    from mas.adapters.hf import HFAdapter
     from mas.align import AlignConfig, AlignmentTrainer
     from mas.lm.smollm2 import smollm2_gguf
-    from mas.models.hf import HFAdapter
     from mas.tasks.pairs import PairSet
 
     adapter = HFAdapter(smollm2_gguf(), device=args.device, dtype="float32", cache_states=cache)
@@ -99,8 +99,8 @@ def run_mas(args: argparse.Namespace, cache: bool) -> dict:
 def run_pyvene(args: argparse.Namespace) -> dict:
     import pyvene as pv
 
+    from mas.adapters.hf import load_causal_lm
     from mas.lm.smollm2 import smollm2_gguf
-    from mas.models.hf import load_causal_lm
 
     model = load_causal_lm(smollm2_gguf()).eval().to(args.device)
     source, base = (t.to(args.device) for t in _batch(args))

@@ -22,8 +22,9 @@ SPIN = "while True: pass"
 def task_step() -> callable:  # type: ignore[valid-type]
     import torch
 
+    from mas.adapters import TaskModelAdapter
     from mas.align import AlignConfig, AlignmentTrainer, all_directions
-    from mas.models import GRUModel, TaskModelAdapter
+    from mas.models import GRUModel
     from mas.tasks import MultiObject
     from mas.tasks.pairs import build_pairs
 
@@ -40,8 +41,8 @@ def task_step() -> callable:  # type: ignore[valid-type]
 def lm_step() -> callable:  # type: ignore[valid-type]
     import torch
 
+    from mas.adapters.hf import load_causal_lm
     from mas.lm.smollm2 import smollm2_gguf
-    from mas.models.hf import load_causal_lm
 
     model = load_causal_lm(str(smollm2_gguf()), None, torch.float32)
     tokens = torch.randint(0, model.config.vocab_size, (8, 32), generator=torch.Generator().manual_seed(0))

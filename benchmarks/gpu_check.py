@@ -66,7 +66,7 @@ def base_model(smoke: bool, folder: Path) -> str:
         return str(smollm2_gguf())
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from mas.models.hf import load_tokenizer
+    from mas.adapters.hf import load_tokenizer
 
     tokenizer = load_tokenizer(smollm2_gguf())
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=9,
@@ -81,9 +81,9 @@ def finetune_figures(base: str, device, steps: int) -> dict:  # type: ignore[no-
     import numpy as np
     import torch
 
+    from mas.adapters.hf import load_causal_lm, load_tokenizer
     from mas.lm.data import load_texts
     from mas.lm.finetune import FinetuneConfig, TokenRows, _encode, train_steps
-    from mas.models.hf import load_causal_lm, load_tokenizer
 
     tokenizer = load_tokenizer(base)
     rows = _encode(tokenizer, load_texts("insults"), 64)
@@ -110,11 +110,11 @@ def das_figures(base: str, device, steps: int, layer: int) -> dict:  # type: ign
     import torch
     import torch.nn.functional as F
 
+    from mas.adapters.hf import HFAdapter, load_tokenizer
+    from mas.adapters.intervention import Intervention
     from mas.align import AlignConfig, AlignmentTrainer
     from mas.lm.data import load_texts
     from mas.lm.pairs import tokenize_exact
-    from mas.models.hf import HFAdapter, load_tokenizer
-    from mas.models.intervention import Intervention
     from mas.tasks.pairs import IGNORE, PairSet
 
     batch, length, units, k = 8, 32, 16, 16

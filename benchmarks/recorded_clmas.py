@@ -17,11 +17,11 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from mas.adapters.recording import load_recording, record, save_recording
 from mas.align import AlignConfig, AlignmentTrainer, attach_latents, record_latents
 from mas.evaluate import evaluate_iia
 from mas.experiments.alignment import load_task_models, shared_task
 from mas.experiments.recorded_clmas import RecordedCLMASJob, fit_recorded_clmas
-from mas.models.recording import load_recording, record, save_recording
 from mas.tasks.pairs import build_pairs
 
 

@@ -65,8 +65,8 @@ def measure(records: list[dict]) -> dict:
     """
     import torch
 
+    from mas.adapters.hf import load_causal_lm, load_tokenizer
     from mas.lm.smollm2 import smollm2_gguf
-    from mas.models.hf import load_causal_lm, load_tokenizer
 
     tokenizer = load_tokenizer(smollm2_gguf())
     model = load_causal_lm(smollm2_gguf(), None, torch.float32, True).eval()

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mas.models import TaskModelAdapter, TaskModelConfig, TransformerModel, load_checkpoint, save_checkpoint
+from mas.adapters import TaskModelAdapter
+from mas.models import TaskModelConfig, TransformerModel, load_checkpoint, save_checkpoint
 from mas.models.training import TrainConfig, is_finished, train_task_model, trained_with
 from mas.tasks import MultiObject
 

@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from mas.adapters import Intervention, TaskModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer, Rotations, interchange_edit
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, random_rotation_control
-from mas.models import GRUModel, Intervention, TaskModelAdapter, TransformerModel
+from mas.models import GRUModel, TransformerModel
 from mas.tasks import MultiObject
 from mas.tasks.pairs import build_pairs
 

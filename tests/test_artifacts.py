@@ -9,11 +9,12 @@ import torch
 from safetensors.numpy import load_file
 from typer.testing import CliRunner
 
+from mas.adapters import TaskModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer
 from mas.cli import app
 from mas.evaluate import evaluate_iia
 from mas.io import read_json
-from mas.models import TaskModelAdapter, load_checkpoint
+from mas.models import load_checkpoint
 from mas.tasks import MultiObject
 from mas.tasks.pairs import build_pairs
 

@@ -224,7 +224,7 @@ def test_a_rerun_keeps_what_the_user_put_in_its_run_folder(tiny_gru_folders: lis
 
 
 def test_quiet_silences_the_language_model_loading_bars(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    from mas.models.hf import load_causal_lm
+    from mas.adapters.hf import load_causal_lm
     from mas.progress import quiet
     from tiny_lm import tiny_llama
 

@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
+from mas.adapters import TaskModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer, attach_latents, counterfactual_latent_loss, record_latents
 from mas.align.counterfactual_latents import LatentBank, counterfactual_values
 from mas.errors import MasError
-from mas.models import TaskModelAdapter
 from mas.tasks import MultiObject
 from mas.tasks.pairs import build_pairs
 

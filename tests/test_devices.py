@@ -14,11 +14,11 @@ from torch.nn.utils import parametrize
 from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
+from mas.adapters import ModelAdapter, TaskModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer, LinearStitch, attach_latents, record_latents
 from mas.devices import model_device, parse_devices, resolve_device, using_devices
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia
-from mas.models import ModelAdapter, TaskModelAdapter
 from mas.tasks import MultiObject
 from mas.tasks.pairs import build_pairs
 from test_cli import assert_one_line_error, run
@@ -63,15 +63,15 @@ class MetaModel(ModelAdapter):
         self.check_site(site)
         return self.embed.embedding_dim
 
-    def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+    def capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
         assert tokens.device == self.device, tokens.device
         return self.embed(tokens)
 
     def read(self, site: str, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-        return self._capture(site, tokens.to(self.device))  # meta states have no values to check
+        return self.capture(site, tokens.to(self.device))  # meta states have no values to check
 
     def run(self, tokens, intervention=None, feed_mask=None, output_mask=None, resume=None):  # type: ignore[no-untyped-def]
-        hidden = self._capture("hidden", tokens)
+        hidden = self.capture("hidden", tokens)
         if intervention is not None:
             batch, pos = (i.to(self.device) for i in intervention.mask.nonzero(as_tuple=True))  # no meta nonzero
             written = intervention.edit(hidden[batch, pos], batch, pos)

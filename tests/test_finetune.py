@@ -6,10 +6,10 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM, PreTrainedTokenizerFast
 
+from mas.adapters.hf import HFAdapter, load_tokenizer
 from mas.errors import MasError
 from mas.lm.data import load_texts, unescape
 from mas.lm.finetune import FinetuneConfig, finetune
-from mas.models.hf import HFAdapter, load_tokenizer
 from tiny_lm import tiny_llama, word_tokenizer
 
 WORDS = ["<pad>", "<eos>", "<unk>", "you", "are", "nice", "rude", "very", "a", "person", "idiot", "friend"]

@@ -5,10 +5,10 @@ import time
 import pytest
 import torch
 
+from mas.adapters.hf import HFAdapter, load_tokenizer
+from mas.adapters.intervention import Intervention
+from mas.adapters.resume import Resume
 from mas.errors import MasError
-from mas.models.hf import HFAdapter, load_tokenizer
-from mas.models.intervention import Intervention
-from mas.models.resume import Resume
 from tiny_lm import tiny_llama
 
 VOCAB, WIDTH, LAYERS, CONTEXT = 48, 32, 3, 64

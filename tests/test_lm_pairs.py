@@ -5,9 +5,9 @@ import pytest
 import torch
 from transformers import PreTrainedTokenizerFast
 
+from mas.adapters.hf import HFAdapter
 from mas.errors import MasError
 from mas.lm.pairs import build_lm_pair_sets, build_lm_pairs, tokenize_exact
-from mas.models.hf import HFAdapter
 from mas.tasks.pairs import IGNORE
 from tiny_lm import tiny_llama, word_tokenizer
 

@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from mas.adapters import Intervention, TaskModelAdapter
+from mas.adapters.hf import HFAdapter
+from mas.adapters.module import ModuleAdapter
 from mas.align import AlignConfig, AlignmentTrainer
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, random_rotation_control
-from mas.models import Intervention, TaskModelAdapter
-from mas.models.hf import HFAdapter
-from mas.models.module import ModuleAdapter
 from mas.tasks import MultiObject
 from mas.tasks.pairs import build_pairs
 from tiny_lm import tiny_llama

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 import mas
-from mas.cli import app, print_matrix
+from mas.cli import app
+from mas.commands._shared import print_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = "model-alignment-search"
@@ -49,7 +50,7 @@ def test_missing_extra_is_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, mo
                                              args: list[str]) -> None:
     """As if the extra were not installed: its module cannot be imported, nor anything importing it."""
     monkeypatch.setitem(sys.modules, module, None)  # `import transformers` now raises ModuleNotFoundError
-    for name in [n for n in sys.modules if n.startswith(("mas.models.hf", "mas.lm.finetune", "mas.experiments.lm"))]:
+    for name in [n for n in sys.modules if n.startswith(("mas.adapters.hf", "mas.lm.finetune", "mas.experiments.lm"))]:
         monkeypatch.delitem(sys.modules, name)
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 2, result.output

@@ -9,13 +9,13 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 from typer.testing import CliRunner
 
+from mas.adapters.hf import HFAdapter
 from mas.align import AlignConfig, AlignmentTrainer, Rotations
 from mas.cli import app
 from mas.errors import MasError
-from mas.io import read_json
 from mas.evaluate import evaluate_iia
+from mas.io import read_json
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
-from mas.models.hf import HFAdapter
 from tiny_lm import tiny_llama, word_tokenizer
 
 WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
@@ -165,9 +165,9 @@ def test_evaluate_applies_saved_rotations_to_a_pair_file(tmp_path: Path) -> None
 @pytest.mark.slow
 def test_shipped_capitals_resolve_with_the_smollm2_tokenizer() -> None:
     """Every pair of the shipped example intervenes at its country's last token and scores its capital."""
+    from mas.adapters.hf import load_tokenizer
     from mas.lm.pair_files import pair_file_path, resolve_pairs
     from mas.lm.smollm2 import smollm2_gguf
-    from mas.models.hf import load_tokenizer
 
     path = pair_file_path("capitals")
     specs = read_pair_file(path)

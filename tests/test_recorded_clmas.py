@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mas.adapters import TaskModelAdapter
+from mas.adapters.recording import load_recording, record, save_recording
 from mas.align import AlignConfig, AlignmentTrainer, Rotations, attach_latents, record_latents
 from mas.cli import app
 from mas.evaluate import evaluate_iia
 from mas.experiments.recorded_clmas import RecordedCLMASJob, fit_recorded_clmas
-from mas.models import TaskModelAdapter
-from mas.models.recording import load_recording, record, save_recording
 from mas.tasks import MultiObject
 from mas.tasks.pairs import build_pairs
 

@@ -6,10 +6,11 @@ import pytest
 import torch
 from torch import nn
 
+from mas.adapters import Intervention, TaskModelAdapter
+from mas.adapters.resume import Resume, first_true
 from mas.align import AlignConfig, AlignmentTrainer, all_directions
 from mas.evaluate import evaluate_iia
-from mas.models import GRUModel, Intervention, TaskModelAdapter, TransformerModel
-from mas.models.resume import Resume, first_true
+from mas.models import GRUModel, TransformerModel
 from mas.tasks import MultiObject
 from mas.tasks.pairs import IGNORE, build_pairs
 

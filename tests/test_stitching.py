@@ -4,11 +4,11 @@ import pytest
 import torch
 from torch.nn.utils import parametrize
 
+from mas.adapters import TaskModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer, Interchange, LinearStitch
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia
 from mas.experiments.sweep import whole_state_pairs
-from mas.models import TaskModelAdapter
 from mas.tasks import MultiObject
 from mas.tasks.pairs import PairSet, build_pairs
 

@@ -31,7 +31,7 @@ def is_quiet() -> bool:
 
 @contextmanager
 def quiet(enabled: bool = True) -> Iterator[None]:
-    """Silence progress (bars, plain lines, and `mas.cli.log_line`) for the duration of a block."""
+    """Silence progress (bars, plain lines, and `mas.commands._shared.log_line`) for the duration of a block."""
     previous = _quiet[0]
     _quiet[0] = enabled
     try:

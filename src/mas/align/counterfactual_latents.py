@@ -20,9 +20,9 @@ from typing import Mapping
 import numpy as np
 import torch
 
+from mas.adapters.base import ModelAdapter
 from mas.align.interchange import read_states
 from mas.errors import MasError
-from mas.models.adapter import ModelAdapter
 from mas.tasks.base import PAD, CausalModel
 from mas.tasks.pairs import PairSet
 

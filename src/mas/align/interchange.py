@@ -12,12 +12,12 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from mas.adapters.base import ModelAdapter
+from mas.adapters.intervention import EditFn, Intervention
+from mas.adapters.resume import Resume, first_true
 from mas.align.maps import Direction
 from mas.align.rotation import DEFAULT_MAP, OrthogonalMap, Rotations
 from mas.errors import MasError
-from mas.models.adapter import ModelAdapter
-from mas.models.intervention import EditFn, Intervention
-from mas.models.resume import Resume, first_true
 from mas.tasks.pairs import IGNORE, PairSet
 
 

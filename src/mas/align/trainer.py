@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field, field_validator
 from torch import nn
 from torch.nn.utils import parametrize
 
+from mas.adapters.base import ModelAdapter
+from mas.adapters.resume import Resume
 from mas.align.counterfactual_latents import LatentPairs
 from mas.align.interchange import (
     DirectionPart,
@@ -38,8 +40,6 @@ from mas.align.maps import Direction, SiteMap
 from mas.align.rotation import DEFAULT_MAP, OrthogonalMap
 from mas.errors import MasError
 from mas.memory import release_free_memory
-from mas.models.adapter import ModelAdapter
-from mas.models.resume import Resume
 from mas.progress import progress_bar
 from mas.tasks.pairs import IGNORE, PairSet
 

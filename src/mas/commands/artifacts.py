@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, command, emit_json, out_console, print_matrix
+from mas.commands._shared import JSON_HELP, OVERWRITE_HELP, command, emit_json, out_console, print_matrix
 from mas.run_folder import claim_folder
 
 

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from mas.align import AlignConfig
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console
+from mas.commands._shared import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console
 from mas.run_folder import claim_folder
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import (
+from mas.commands._shared import (
     JSON_HELP,
     OVERWRITE_HELP,
     RAY_ADDRESS,

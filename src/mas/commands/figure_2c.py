@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import (
+from mas.commands._shared import (
     JSON_HELP,
     OVERWRITE_HELP,
     RAY_ADDRESS,

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import (
+from mas.commands._shared import (
     ALIGN_SEEDS,
     BATCH_SIZE,
     BY_PROTOCOL,

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import (
+from mas.commands._shared import (
     JSON_HELP,
     OVERWRITE_HELP,
     RAY_ADDRESS,
@@ -22,7 +22,14 @@ from mas.cli import (
     note_resume,
     out_console,
 )
-from mas.experiments.figure_3b import BARS, FAMILIES, SAME_OBJECT_VARIABLE, Figure3bConfig, parse_variables, run_figure_3b
+from mas.experiments.figure_3b import (
+    BARS,
+    FAMILIES,
+    SAME_OBJECT_VARIABLE,
+    Figure3bConfig,
+    parse_variables,
+    run_figure_3b,
+)
 from mas.run_folder import check_models_dir, claim_folder
 from mas.runner import open_runner
 

@@ -9,7 +9,7 @@ import torch
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, RUNS, command, emit_json, log_line, out_console
+from mas.commands._shared import JSON_HELP, RUNS, command, emit_json, log_line, out_console
 from mas.errors import MasError
 from mas.models.checkpoint import load_checkpoint
 from mas.models.training import heldout_policy

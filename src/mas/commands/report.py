@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console
+from mas.commands._shared import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console
 from mas.errors import MasError
 from mas.io import atomic_write_bytes, write_json
 from mas.report import collect, describe, render

@@ -7,7 +7,17 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, int_list, log_line, name_list, out_console
+from mas.commands._shared import (
+    JSON_HELP,
+    OVERWRITE_HELP,
+    RUNS,
+    command,
+    emit_json,
+    int_list,
+    log_line,
+    name_list,
+    out_console,
+)
 from mas.experiments.same_object_study import StudyConfig, run_study
 from mas.run_folder import claim_folder
 from mas.tasks.same_object import CANDIDATES

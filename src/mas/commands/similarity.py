@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mas.cli import JSON_HELP, command, emit_json, out_console
+from mas.commands._shared import JSON_HELP, command, emit_json, out_console
 from mas.errors import MasError
 from mas.experiments.activations import (
     REPEATS,

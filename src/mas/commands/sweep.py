@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from mas.cli import (
+from mas.commands._shared import (
     ALIGN_LR,
     JSON_HELP,
     RAY_ADDRESS,

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mas.adapters import ModelAdapter
 from mas.errors import MasError
 from mas.experiments.alignment import load_task_models, shared_task
-from mas.models import ModelAdapter
 from mas.models.training import training_counts
 from mas.similarity import compare
 from mas.tasks import CausalModel

@@ -14,12 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mas.adapters import TaskModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer, Direction, all_directions, direction_key
 from mas.devices import model_device
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, iia_matrix, random_rotation_control, scores_json
 from mas.io import write_json
-from mas.models import TaskModelAdapter, TaskModelConfig, load_checkpoint
+from mas.models import TaskModelConfig, load_checkpoint
 from mas.plots import iia_heatmap
 from mas.run_folder import staged_folder
 from mas.tasks import CausalModel

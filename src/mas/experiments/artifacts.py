@@ -124,11 +124,11 @@ def _lm_setup(results: dict, n_pairs: int, seed: int, pairs_file: Path | None = 
     `pairs_file`, else the held-out pairs of the run's own pair file, else fresh stepwise pairs
     from its held-out prompts. A pair file is checked, and its positions resolved with each
     model's tokenizer, before any weights are loaded."""
+    from mas.adapters.hf import load_tokenizer
     from mas.experiments.lm_alignment import EVAL_BATCH, LMAlignmentJob, file_pair_sets, load_lms, split_texts
     from mas.lm.data import load_texts
     from mas.lm.pair_files import pair_sets_from_file, read_pair_file
     from mas.lm.pairs import build_lm_pair_sets
-    from mas.models.hf import load_tokenizer
 
     job = LMAlignmentJob.model_validate(results["job"])
     test: dict[Direction, PairSet] | None = None

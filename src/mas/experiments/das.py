@@ -10,9 +10,9 @@ import time
 
 from pydantic import BaseModel, Field
 
+from mas.adapters import ModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer, direction_key
 from mas.evaluate import evaluate_iia
-from mas.models import ModelAdapter
 from mas.tasks import CausalModel
 from mas.tasks.pairs import Mode, PairSet, build_pairs
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from mas.adapters.hf import HFAdapter, check_config, load_causal_lm, load_config, load_tokenizer
 from mas.align import AlignConfig
 from mas.devices import model_device
 from mas.errors import MasError
@@ -34,7 +35,6 @@ from mas.io import atomic_write_bytes, read_json, write_json
 from mas.lm.data import load_texts
 from mas.lm.finetune import FinetuneConfig, finetune
 from mas.lm.smollm2 import smollm2_gguf
-from mas.models.hf import HFAdapter, check_config, load_causal_lm, load_config, load_tokenizer
 from mas.plots import iia_heatmap
 from mas.progress import JobLog
 from mas.run_folder import check_replaceable, write_marker

@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
+from mas.adapters.hf import HFAdapter, check_config, load_config, load_tokenizer
 from mas.align import AlignConfig, AlignmentTrainer, Direction, Rotations, all_directions
 from mas.devices import model_device
 from mas.errors import MasError
@@ -29,7 +30,6 @@ from mas.io import atomic_write_bytes, write_json
 from mas.lm.data import load_texts
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
 from mas.lm.pairs import MARGIN, build_lm_pair_sets
-from mas.models.hf import HFAdapter, check_config, load_config, load_tokenizer
 from mas.plots import iia_heatmap
 from mas.run_folder import staged_folder
 from mas.tasks.pairs import PairSet

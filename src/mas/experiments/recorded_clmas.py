@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, Field
 
+from mas.adapters.base import ModelAdapter
+from mas.adapters.recording import SITE, Recording, RecordingAdapter, load_recording
 from mas.align import (
     AlignConfig,
     AlignmentTrainer,
@@ -30,8 +32,6 @@ from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models
 from mas.io import write_json
-from mas.models.adapter import ModelAdapter
-from mas.models.recording import SITE, Recording, RecordingAdapter, load_recording
 from mas.run_folder import staged_folder
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs

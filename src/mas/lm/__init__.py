@@ -1,6 +1,6 @@
 """Language-model side of `mas`: stepwise LM pairs, text sets, fine-tuning, the shipped SmolLM2.
 
-Only the light modules are imported here; `mas.lm.finetune` (and `mas.models.hf`) import
+Only the light modules are imported here; `mas.lm.finetune` (and `mas.adapters.hf`) import
 transformers and are imported where they are used.
 """
 

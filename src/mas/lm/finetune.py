@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from mas.adapters.hf import check_config, load_causal_lm, load_config, load_tokenizer, resolve_dtype
 from mas.devices import model_device, resolve_device
 from mas.errors import MasError
 from mas.io import write_json
-from mas.models.hf import check_config, load_causal_lm, load_config, load_tokenizer, resolve_dtype
 from mas.progress import progress_bar
 from mas.run_folder import staged_folder
 

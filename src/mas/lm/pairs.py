@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import torch
 
+from mas.adapters.base import ModelAdapter
 from mas.errors import MasError
-from mas.models.adapter import ModelAdapter
 from mas.tasks.pairs import IGNORE, PairSet
 
 if TYPE_CHECKING:

@@ -1,18 +1,7 @@
-"""Task models (GRU, transformer), their training, and the adapters that expose them."""
+"""The task models `mas` trains (GRU, transformer), their checkpoints and their training."""
 
-from mas.models.adapter import ModelAdapter, TaskModelAdapter
 from mas.models.checkpoint import TaskModelConfig, load_checkpoint, save_checkpoint
 from mas.models.gru import GRUModel
-from mas.models.intervention import Intervention
 from mas.models.transformer import TransformerModel
 
-__all__ = [
-    "GRUModel",
-    "Intervention",
-    "ModelAdapter",
-    "TaskModelAdapter",
-    "TaskModelConfig",
-    "TransformerModel",
-    "load_checkpoint",
-    "save_checkpoint",
-]
+__all__ = ["GRUModel", "TaskModelConfig", "TransformerModel", "load_checkpoint", "save_checkpoint"]

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from mas.models.intervention import Intervention
-from mas.models.resume import Resume, SuffixPlan, last_true, no_outputs
+from mas.adapters.intervention import Intervention
+from mas.adapters.resume import Resume, SuffixPlan, last_true, no_outputs
 
 
 @cache

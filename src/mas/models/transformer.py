@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mas.models.intervention import Intervention
-from mas.models.resume import Resume, last_true
+from mas.adapters.intervention import Intervention
+from mas.adapters.resume import Resume, last_true
 
 # Per block: keys and values (B, L, heads, head_dim) of every position of every row.
 KeyValues = tuple[torch.Tensor, torch.Tensor]

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mas.adapters.base import ModelAdapter
+from mas.adapters.intervention import Intervention
+from mas.adapters.resume import Resume
 from mas.errors import MasError
 from mas.io import atomic_write_bytes
-from mas.models.adapter import ModelAdapter
-from mas.models.intervention import Intervention
-from mas.models.resume import Resume
 from mas.similarity.files import load_activations
 from mas.tasks.base import PAD, CausalModel
 
@@ -89,7 +89,7 @@ class RecordingAdapter(ModelAdapter):
         self.check_site(site)
         return self.recording.states.shape[1]
 
-    def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+    def capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
         return self.recording.states[(tokens - 1).clamp(min=0)]
 
     def run(

@@ -21,10 +21,10 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from mas.adapters.base import ModelAdapter
+from mas.adapters.intervention import Intervention
+from mas.adapters.resume import Resume
 from mas.errors import MasError
-from mas.models.adapter import ModelAdapter
-from mas.models.intervention import Intervention
-from mas.models.resume import Resume
 
 Outputs = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 # (the state a hook found (B, d) or (B, L, d), its call index in this pass) -> the state to hand on
@@ -85,7 +85,7 @@ class ModuleAdapter(ModelAdapter):
         finally:
             handle.remove()
 
-    def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+    def capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
         states: list[torch.Tensor] = []
 
         def keep(state: torch.Tensor, call: int) -> torch.Tensor:

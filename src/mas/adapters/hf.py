@@ -34,11 +34,11 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from mas.adapters.base import ModelAdapter
+from mas.adapters.intervention import Intervention
+from mas.adapters.resume import Resume
 from mas.devices import resolve_device
 from mas.errors import MasError
-from mas.models.adapter import ModelAdapter
-from mas.models.intervention import Intervention
-from mas.models.resume import Resume
 from mas.progress import is_quiet
 
 _LAYER_SITE = re.compile(r"layers\.(\d+)")
@@ -293,7 +293,7 @@ class HFAdapter(ModelAdapter):
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab):
             raise MasError(f"token ids outside the vocabulary (0..{vocab - 1}) of {self.name}")
 
-    def _capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
+    def capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
         if self.cache_states and site != "embed":
             return self._cached_states(site, tokens).float()
         return self._capture_raw(site, tokens).float()
