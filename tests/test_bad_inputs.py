@@ -121,6 +121,7 @@ USAGE = [
     (["nosuch"], "No such command 'nosuch'"),
     (["align", "a", "b", "--directions", "0->1->0"], "invalid --directions"),
     (["sweep", "a", "b", "--methods", "nosuch"], "invalid --methods"),
+    (["figure", "2d", "--methods", "das,clmas"], "invalid --methods"),
 ]
 
 

@@ -45,6 +45,8 @@ def figure_2d(
     model_seeds: Optional[str] = MODEL_SEEDS,
     ks: Optional[str] = typer.Option(None, help="Subspace sizes k for DAS and MAS" + BY_PROTOCOL),
     ranks: Optional[str] = typer.Option(None, help="Stitch ranks r (128, the width, is full rank)" + BY_PROTOCOL),
+    methods: Optional[str] = typer.Option(
+        None, help="Curves to train: das, mas, stitch (orthogonal), affine_stitch (the labelled extra)" + BY_PROTOCOL),
     seeds: Optional[str] = ALIGN_SEEDS,
     steps: Optional[int] = STEP_CEILING,
     eval_every: Optional[int] = typer.Option(None, help="Steps between validation checks" + BY_PROTOCOL),
@@ -67,6 +69,7 @@ def figure_2d(
     config = Figure2d(
         protocol=protocol, models_dir=models_dir, model_seeds=optional_list(model_seeds, int_list, "model seeds"),
         ks=optional_list(ks, int_list, "ks"), ranks=optional_list(ranks, int_list, "ranks"),
+        methods=optional_list(methods, str_list, "methods"),
         seeds=optional_list(seeds, int_list, "seeds"), steps=steps, eval_every=eval_every, patience=patience, lr=lr,
         batch_size=batch_size, variables=optional_list(variables, str_list, "variables"), whole_state=whole_state,
     )

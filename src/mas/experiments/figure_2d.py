@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from mas.evaluate import bootstrap_interval
-from mas.experiments.sweep import Method, SweepFigure, SweepSpec, figure_rows, write_figure
+from mas.experiments.sweep import SweepFigure, SweepSpec, figure_rows, write_figure
 from mas.plots import interval_yerr, plt, save_figure
 from mas.runner import JobRunner
 
@@ -43,7 +43,8 @@ class Figure2d(SweepFigure):
 
     ks: list[int] = Field(min_length=1, description="subspace sizes k of DAS and MAS")
     ranks: list[int] = Field(min_length=1, description="stitch ranks r")
-    methods: list[Method] = Field(min_length=1, description="das, mas, stitch (orthogonal), affine_stitch")
+    methods: list[Literal["das", "mas", "stitch", "affine_stitch"]] = Field(
+        min_length=1, description="das, mas, stitch (orthogonal), affine_stitch")
 
     def spec(self, models: list[Path]) -> SweepSpec:
         return SweepSpec(models=models, methods=self.methods, ks=self.ks, ranks=self.ranks, **self.budget())
