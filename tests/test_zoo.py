@@ -12,7 +12,7 @@ from mas.align import Rotations
 from mas.cli import app
 from mas.errors import MasError
 from mas.experiments.zoo import ZooAddition, ZooJob, add_to_zoo, run_zoo, zoo_align_config
-from mas.models import GRUModel, TaskModelConfig, load_checkpoint, save_checkpoint
+from mas.models import GRUModel, load_checkpoint, save_checkpoint
 from mas.models.training import TrainConfig, train_task_model
 
 SMALL = dict(task="multi_object", arch="gru", width=32, max_steps=600, eval_every=50, eval_sequences=200,
@@ -63,7 +63,8 @@ def population(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def zoo_run(population: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    align = zoo_align_config().model_copy(update={"k": 8, "steps": 300, "eval_every": 300, "batch_size": 32, "lr": 1e-2})
+    settings = {"k": 8, "steps": 300, "eval_every": 300, "batch_size": 32, "lr": 1e-2}
+    align = zoo_align_config().model_copy(update=settings)
     names = ["gru-s0", "gru-s1", "untrained", "gru-s0-permuted"]
     job = ZooJob(models=[population[n] for n in names], train_pairs=512, test_pairs=100, validation_pairs=16,
                  similarity_rows=200, similarity_repeats=1, align=align)

@@ -103,7 +103,9 @@ def group_key(config: TaskModelConfig) -> str:
     return f"{config.task}({options})"
 
 
-def direction_pairs(population: Population, job: ZooJob, directions: list[Direction]) -> dict[str, dict[Direction, PairSet]]:
+def direction_pairs(
+    population: Population, job: ZooJob, directions: list[Direction]
+) -> dict[str, dict[Direction, PairSet]]:
     """Train, validation and test pairs of every direction; directions between the same two groups share them."""
     built: dict[tuple[int, int], dict[str, PairSet]] = {}
     split: dict[str, dict[Direction, PairSet]] = {name: {} for name in SPLITS}
@@ -171,7 +173,8 @@ def add_to_zoo(addition: ZooAddition, out: Path, show_progress: bool = True) -> 
 
 def frozen_population(trainer: AlignmentTrainer, base: Rotations) -> Rotations:
     """Fresh rotations for every model, the first ones replaced by `base`'s and frozen."""
-    rotations = Rotations(trainer.widths, seed=trainer.config.seed + len(base.widths), orthogonal_map=base.orthogonal_map)
+    seed = trainer.config.seed + len(base.widths)
+    rotations = Rotations(trainer.widths, seed=seed, orthogonal_map=base.orthogonal_map)
     for layer, old in zip(rotations.layers, base.layers):
         layer.load_state_dict(old.state_dict())
         layer.requires_grad_(False)
