@@ -26,6 +26,7 @@ POPULATION = (
     + [("rounding", "gru", seed, []) for seed in range(3)]
 )
 ADDED = ("multi_object", "gru", 5, [3])
+SITES = {"gru": "hidden", "transformer": "layers.0"}  # a transformer's residual stream after its first block
 ZOO = ["--k", "8", "--steps", "400", "--lr", "0.01", "--batch-size", "32", "--pairs", "512", "--test-pairs", "100"]
 
 
@@ -45,7 +46,8 @@ def main(root: Path) -> None:
     models = [trained(root, *spec) for spec in POPULATION]
     added = trained(root, *ADDED)
     mas = [str(Path(sys.executable).parent / "mas")]
-    for command in ([*mas, "zoo", *map(str, models), *ZOO, "--out", str(root / "zoo")],
+    sites = ",".join(SITES[arch] for _, arch, _, _ in POPULATION)
+    for command in ([*mas, "zoo", *map(str, models), "--site", sites, *ZOO, "--out", str(root / "zoo")],
                     [*mas, "zoo", str(added), "--add-to", str(root / "zoo"), "--out", str(root / "zoo-added")]):
         start = time.perf_counter()
         subprocess.run(command, check=True)

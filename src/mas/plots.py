@@ -66,16 +66,16 @@ def zoo_figure(
     names = [labels[i] for i in order]
     side = 0.32 * n + 2.5
     fig, axes = plt.subplots(1, len(matrices) + 1, figsize=(side * len(matrices) + 2.0, side),
-                             gridspec_kw={"width_ratios": [0.35, *[1.0] * len(matrices)]})
+                             gridspec_kw={"width_ratios": [0.35, *[1.0] * len(matrices)], "wspace": 0.5})
     dendrogram(linkage, orientation="left", ax=axes[0], no_labels=True, color_threshold=0, above_threshold_color="0.3")
-    axes[0].invert_yaxis()  # leaf 0 at the top, like the heat maps' first row
+    axes[0].set_ylim(10 * n, 0)  # scipy puts leaf i at 10i + 5: the first leaf level with the heat maps' first row
     axes[0].set_xlabel("1 − sym. IIA")
     axes[0].set_yticks([])
     for spine in ("top", "right", "left"):
         axes[0].spines[spine].set_visible(False)
     for ax, (title, matrix) in zip(axes[1:], matrices.items()):
         values = [[float("nan") if matrix[s][t] is None else matrix[s][t] for t in order] for s in order]
-        image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis")
+        image = ax.imshow(values, vmin=0.0, vmax=1.0, cmap="viridis", aspect="auto")  # rows as tall as the leaves
         ax.set_xticks(range(n), names, rotation=90, fontsize=7)
         ax.set_yticks(range(n), names if ax is axes[1] else [], fontsize=7)
         ax.set_title(title, fontsize=9)
