@@ -32,7 +32,8 @@ def zoo(
     steps: int = typer.Option(600, help="Training steps (each trains about n of the n² directions)."),
     lr: float = typer.Option(ALIGN_LR, help="Peak learning rate (cosine-decayed)."),
     batch_size: int = typer.Option(64, help="Pairs per direction per step."),
-    sampling: str = typer.Option("derangement", help="derangement (n directions a step) or all (n² a step)."),
+    direction_sampling: str = typer.Option(
+        "derangement", help="derangement (n directions a step) or all (n² a step)."),
     pairs: int = typer.Option(1024, help="Training pairs per pair of task groups."),
     test_pairs: int = typer.Option(256, help="Held-out pairs each direction is scored on."),
     seed: int = typer.Option(0),
@@ -56,7 +57,7 @@ def zoo(
         results = add_to_zoo(addition, folder)
     else:
         config = zoo_align_config().model_dump()
-        config.update(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed, direction_sampling=sampling)
+        config.update(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed, direction_sampling=direction_sampling)
         job = ZooJob(models=models, sites=site.split(","), train_pairs=pairs, test_pairs=test_pairs,
                      align=AlignConfig(**config))
         folder = claim_folder(out or RUNS / "zoo" / folder_name, "zoo", job, overwrite=overwrite)
