@@ -75,10 +75,11 @@ COMMANDS = {
     "figure 2d": ["figure", "2d"],
     "figure 3a": ["figure", "3a"],
     "figure 3b": ["figure", "3b"],
+    "zoo": ["zoo", "a", "b", "--out", "z"],
 }
 SEED_FLAGS = [
     *((name, "--seed") for name in ("train", "align", "evaluate", "clmas", "finetune", "lm-align", "same-object-study",
-                                    "similarity", "site-study", "figure 2ab", "figure 2c")),
+                                    "similarity", "site-study", "figure 2ab", "figure 2c", "zoo")),
     *((name, "--seeds") for name in ("sweep", "figure 2ab", "figure 2d", "figure 3a", "figure 3b")),
     ("figure 2ab", "--gru-seeds"), ("figure 2ab", "--transformer-seeds"),
     ("figure 3b", "--reference-seed"), ("figure 3b", "--family-seed"),
@@ -98,6 +99,7 @@ NON_FINITE = [
     ("clmas", "--cl-weight", "nan"), ("clmas", "--cl-weight", "-inf"), ("lm-align", "--lr", "inf"),
     ("finetune", "--lr", "nan"), ("figure 2c", "--align-lr", "inf"), ("figure 2d", "--lr", "inf"),
     ("figure 3a", "--epsilon", "nan"), ("figure 3a", "--epsilon", "inf"), ("figure 3b", "--lr", "nan"),
+    ("zoo", "--lr", "nan"),
 ]
 
 

@@ -26,6 +26,7 @@ from torch.nn.utils import parametrize
 from mas.adapters.base import ModelAdapter
 from mas.adapters.resume import Resume
 from mas.align.counterfactual_latents import LatentPairs
+from mas.align.directions import DirectionSampler, DirectionSampling
 from mas.align.interchange import (
     DirectionPart,
     Interchange,
@@ -87,6 +88,11 @@ class AlignConfig(BaseModel):
         "the validation loss has not improved by `min_delta` for `patience` evaluations (the reference code's rule)",
     )
     min_delta: float = Field(1e-3, ge=0, description="the least drop in validation loss that counts as improving")
+    direction_sampling: DirectionSampling = Field(
+        "all", description="all: every behavioural direction at every step (n² target passes for n models). "
+        "derangement: one random shift of a random order of the models per step, each model once as source and "
+        "once as target (n passes), every direction trained within 2n − 1 steps (see mas.align.directions)",
+    )
 
     @field_validator("cl_weight")
     @classmethod
@@ -256,6 +262,9 @@ class AlignmentTrainer:
     ) -> FitResult:
         """Train the maps on `train` (behaviour) and `latents` (CL); stop early as the config's `stopping` says.
 
+        Each step trains the behavioural directions the config's `direction_sampling` draws from `train`
+        (all of them by default). Parameters of `rotations` that do not require gradients stay frozen.
+
         With `select`, the parameters kept are those of the evaluation with the best mean validation
         accuracy over those directions, not the last ones. With the config's `patience`, training also
         stops on a plateau (see `AlignConfig.stopping`) and the best evaluation's parameters are kept.
@@ -274,7 +283,11 @@ class AlignmentTrainer:
         # The directions whose mean validation accuracy picks the kept parameters (and feeds patience).
         chosen = list(select) if select else list(validation) if cfg.patience is not None else []
         maps = self.place(rotations) if rotations is not None else self.new_maps()
-        optimizer = torch.optim.Adam(maps.parameters(), lr=cfg.lr)
+        trainable = [p for p in maps.parameters() if p.requires_grad]  # frozen maps (e.g. a population's) stay as given
+        if not trainable:
+            raise MasError("nothing to train: every map parameter is frozen")
+        optimizer = torch.optim.Adam(trainable, lr=cfg.lr)
+        sampled = iter(DirectionSampler(list(train), cfg.direction_sampling, seed=cfg.seed + 2))
         schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.steps)
                     if cfg.lr_schedule == "cosine" else None)
         generator = torch.Generator().manual_seed(cfg.seed + 1)
@@ -289,7 +302,8 @@ class AlignmentTrainer:
             for step in range(1, cfg.steps + 1):
                 optimizer.zero_grad()
                 with parametrize.cached():
-                    total = self.objective(maps.matrices(), train, latents, generator, trials)
+                    step_train = {d: train[d] for d in next(sampled)}
+                    total = self.objective(maps.matrices(), step_train, latents, generator, trials)
                     total.backward()
                 if not torch.isfinite(total):
                     raise MasError(f"the alignment loss became {total.item()} at step {step}; try a smaller --lr")
