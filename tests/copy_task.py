@@ -4,7 +4,7 @@ Its counterfactual pairs swap the state at position 0, so the base must then ans
 first token; DAS on a trained model finds that variable, untrained rotations do not.
 """
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 

@@ -12,7 +12,7 @@ from mas.evaluate import evaluate_iia, random_rotation_control
 from tiny_lm import tiny_llama
 
 nnsight = pytest.importorskip("nnsight")
-from mas.adapters.nnsight import NNsightAdapter  # noqa: E402
+from mas.adapters.nnsight import NNsightAdapter
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from mas.errors import MasError
 from mas.evaluate import evaluate_iia, random_rotation_control
 
 bridge = pytest.importorskip("transformer_lens.model_bridge")
-from mas.adapters.transformer_lens import TransformerLensAdapter  # noqa: E402
+from mas.adapters.transformer_lens import TransformerLensAdapter
 
 
 @pytest.fixture(scope="module")

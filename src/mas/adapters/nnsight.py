@@ -10,7 +10,8 @@ model, `lambda out: out.logits`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -30,10 +31,10 @@ class NNsightAdapter(ModelAdapter):
     """A frozen model wrapped by nnsight; `sites` are the wrapped module's paths."""
 
     def __init__(self, model: Any, outputs: Outputs = _logits, name: str = "nnsight") -> None:
-        if not hasattr(model, "trace") or not hasattr(model, "_model"):
+        if not hasattr(model, "trace") or not isinstance(getattr(model, "_module", None), torch.nn.Module):
             raise MasError(f"{type(model).__name__} is not an nnsight model; wrap it first: NNsight(module)")
         self.model = model
-        self.module: torch.nn.Module = model._model.eval().requires_grad_(False)
+        self.module: torch.nn.Module = model._module.eval().requires_grad_(False)
         self.outputs = outputs
         self.name = name
         self._paths = {path for path, _ in self.module.named_modules() if path}

@@ -12,7 +12,8 @@ heads. Tokens are token ids (B, L), passed to the model without adding a BOS tok
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

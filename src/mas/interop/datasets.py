@@ -18,7 +18,8 @@ A missing or malformed field is one `MasError` naming the row and the field.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 
