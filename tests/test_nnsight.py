@@ -42,4 +42,4 @@ def test_das_finds_the_first_token_and_untrained_rotations_do_not(trained: NNsig
     fit = trainer.fit({(0, 0): train}, show_progress=False)
     iia = evaluate_iia(trainer, fit.rotations, {(0, 0): test}, free_running=False)[(0, 0)]
     control = random_rotation_control(trainer, {(0, 0): test})[(0, 0)]
-    assert iia.trial >= 0.9 and control.trial <= 0.3, (iia, control)
+    assert iia.trial >= 0.9 and control.trial <= iia.trial - 0.5, (iia, control)
