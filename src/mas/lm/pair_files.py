@@ -84,6 +84,19 @@ def _side(record: dict, name: str, where: str) -> Side:
     return Side(text, position, None)
 
 
+def pair_spec(record: Any, number: int, where: str) -> PairSpec:
+    """One checked pair from a record with the fields of a pair file's line; `where` names it in errors."""
+    if not isinstance(record, dict):
+        raise MasError(f"{where}: a JSON object is needed")
+    unknown = set(record) - {"base", "source", "expected", "base_position", "source_position"}
+    if unknown:
+        raise MasError(f"{where}, field {sorted(unknown)[0]!r}: unknown field")
+    expected = record.get("expected")
+    if not isinstance(expected, str) or not expected:
+        raise MasError(f"{where}, field 'expected': a non-empty string is needed")
+    return PairSpec(number, _side(record, "base", where), _side(record, "source", where), expected)
+
+
 def read_pair_file(path: Path) -> list[PairSpec]:
     """Every pair of a JSONL file, checked; blank lines are skipped."""
     path = Path(path)
@@ -102,15 +115,7 @@ def read_pair_file(path: Path) -> list[PairSpec]:
             record: Any = json.loads(line)
         except json.JSONDecodeError as err:
             raise MasError(f"{where}: not JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise MasError(f"{where}: a JSON object is needed")
-        unknown = set(record) - {"base", "source", "expected", "base_position", "source_position"}
-        if unknown:
-            raise MasError(f"{where}, field {sorted(unknown)[0]!r}: unknown field")
-        expected = record.get("expected")
-        if not isinstance(expected, str) or not expected:
-            raise MasError(f"{where}, field 'expected': a non-empty string is needed")
-        specs.append(PairSpec(number, _side(record, "base", where), _side(record, "source", where), expected))
+        specs.append(pair_spec(record, number, where))
     if not specs:
         raise MasError(f"{path} holds no pairs")
     return specs
