@@ -12,19 +12,13 @@ from typing import Optional
 import typer
 
 from mas.commands._shared import (
-    ALIGN_SEEDS,
-    BATCH_SIZE,
-    BY_PROTOCOL,
     JSON_HELP,
-    LEARNING_RATE,
-    MODEL_SEEDS,
     OVERWRITE_HELP,
-    PROTOCOL,
+    PROTOCOL_HELP,
     RAY_ADDRESS,
     RUNS,
-    STEP_CEILING,
-    VARIABLES,
-    WHOLE_STATE,
+    VARIABLES_HELP,
+    WHOLE_STATE_HELP,
     WORKERS,
     emit_json,
     figure_command,
@@ -33,28 +27,32 @@ from mas.commands._shared import (
     note_resume,
     optional_list,
     out_console,
+    setting,
     str_list,
 )
+from mas.experiments.figure_2d import Figure2d, run_figure_2d
 from mas.experiments.sweep import claim_sweep_figure
 
 
 @figure_command("2d")
 def figure_2d(
-    protocol: str = PROTOCOL,
-    models_dir: Path = typer.Option(RUNS / "models", help="Where the Multi-Object GRUs are kept (trained when missing)."),
-    model_seeds: Optional[str] = MODEL_SEEDS,
-    ks: Optional[str] = typer.Option(None, help="Subspace sizes k for DAS and MAS" + BY_PROTOCOL),
-    ranks: Optional[str] = typer.Option(None, help="Stitch ranks r (128, the width, is full rank)" + BY_PROTOCOL),
-    methods: Optional[str] = typer.Option(
-        None, help="Curves to train: das, mas, stitch (orthogonal), affine_stitch (the labelled extra)" + BY_PROTOCOL),
-    seeds: Optional[str] = ALIGN_SEEDS,
-    steps: Optional[int] = STEP_CEILING,
-    eval_every: Optional[int] = typer.Option(None, help="Steps between validation checks" + BY_PROTOCOL),
-    patience: Optional[int] = typer.Option(None, help="Validation checks without improvement before a job stops" + BY_PROTOCOL),
-    lr: Optional[float] = LEARNING_RATE,
-    batch_size: Optional[int] = BATCH_SIZE,
-    variables: Optional[str] = VARIABLES,
-    whole_state: Optional[bool] = WHOLE_STATE,
+    protocol: str = setting(Figure2d, "protocol", help=PROTOCOL_HELP),
+    models_dir: Path = setting(Figure2d, "models_dir", help="Where the Multi-Object GRUs are kept (trained when missing)."),
+    model_seeds: Optional[str] = setting(Figure2d, "model_seeds", protocol=True),
+    ks: Optional[str] = setting(Figure2d, "ks", protocol=True),
+    ranks: Optional[str] = setting(Figure2d, "ranks", protocol=True),
+    methods: Optional[str] = setting(
+        Figure2d, "methods", help="Curves to train: das, mas, stitch (orthogonal), affine_stitch (the labelled extra)",
+        protocol=True),
+    seeds: Optional[str] = setting(Figure2d, "seeds", protocol=True),
+    steps: Optional[int] = setting(Figure2d, "steps", protocol=True),
+    eval_every: Optional[int] = setting(Figure2d, "eval_every", protocol=True),
+    patience: Optional[int] = setting(Figure2d, "patience", protocol=True),
+    lr: Optional[float] = setting(Figure2d, "lr", protocol=True),
+    batch_size: Optional[int] = setting(Figure2d, "batch_size", protocol=True),
+    variables: Optional[str] = setting(Figure2d, "variables", help=VARIABLES_HELP, protocol=True),
+    whole_state: Optional[bool] = setting(Figure2d, "whole_state", "--whole-state/--all-pairs", help=WHOLE_STATE_HELP,
+                                          protocol=True),
     out: Path = typer.Option(RUNS / "figure_2d", help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
@@ -63,7 +61,6 @@ def figure_2d(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """DAS and MAS over k, stitching over r, GRU vs GRU on Multi-Object: a PNG, CSV and JSON."""
-    from mas.experiments.figure_2d import Figure2d, run_figure_2d
     from mas.runner import open_runner
 
     config = Figure2d(

@@ -42,7 +42,7 @@ class Figure2d(SweepFigure):
     }
 
     ks: list[int] = Field(min_length=1, description="subspace sizes k of DAS and MAS")
-    ranks: list[int] = Field(min_length=1, description="stitch ranks r")
+    ranks: list[int] = Field(min_length=1, description="stitch ranks r (128, the width, is full rank)")
     methods: list[Literal["das", "mas", "stitch", "affine_stitch"]] = Field(
         min_length=1, description="das, mas, stitch (orthogonal), affine_stitch")
 

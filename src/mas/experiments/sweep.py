@@ -83,17 +83,19 @@ class SweepSpec(BaseModel):
     """Two models, the grid (methods × sizes × seeds) and the settings every job shares."""
 
     models: list[Path] = Field(min_length=2, max_length=2)
-    site: str = "hidden"
+    site: str = Field("hidden", description="the site aligned in both models")
     variables: list[str] = Field(default_factory=lambda: ["count"])
     mode: Literal["single", "stepwise"] = "single"
     methods: list[Method] = Field(default_factory=lambda: ["das", "mas", "stitch"], min_length=1)
-    ks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64])
-    ranks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64])
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    steps: int = Field(400, ge=1)
-    lr: float = Field(3e-3, gt=0)
+    ks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64], description="subspace sizes k of the rotation methods")
+    ranks: list[int] = Field(default_factory=lambda: [1, 4, 16, 128],
+                             description="ranks r of the stitches (the width means full rank)")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1,
+                             description="alignment seeds (initialisation, batches, pairs)")
+    steps: int = Field(300, ge=1, description="training steps per job (fewer when validation is solved)")
+    lr: float = Field(AlignConfig.model_fields["lr"].default, gt=0)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(128, ge=1, description="pairs per direction per step")
     eval_every: int = Field(50, ge=1)
     patience: int | None = Field(None, ge=1, description="evaluations without improvement before a job stops (see AlignConfig)")
     stopping: Literal["validation", "reference"] = Field("validation", description="see AlignConfig.stopping")
@@ -101,7 +103,7 @@ class SweepSpec(BaseModel):
     validation_pairs: int = Field(256, ge=1)
     test_pairs: int = Field(1000, ge=1)
     inaccessible: int = Field(1, description="index of the model behaviour is never trained into")
-    cl_weight: float = 1.0
+    cl_weight: float = Field(1.0, description="weight ε of the counterfactual-latent loss")
     whole_state: bool = Field(
         True, description="keep only pairs whose counterfactual state is the source's whole causal state, "
         "so a stitch, which overwrites the whole target state, can be exact; e.g. Multi-Object pairs in one phase",
@@ -469,7 +471,7 @@ class SweepFigure(BaseModel):
     models_dir: Path = Path("runs/models")
     model_seeds: list[int] = Field(min_length=2, description="GRU seeds; every pair of them is aligned")
     seeds: list[int] = Field(min_length=1, description="alignment seeds per model pair")
-    lr: float = Field(gt=0)
+    lr: float = Field(gt=0, description="learning rate")
     lr_schedule: Literal["cosine", "constant"]
     batch_size: int = Field(ge=1, description="pairs per direction per step")
     steps: int = Field(ge=1, description="step ceiling of every job")
