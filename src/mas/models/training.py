@@ -93,7 +93,7 @@ def check_train_config(cfg: TrainConfig) -> list[int]:
 def _size_range(task: CausalModel) -> tuple[int, int]:
     """The sizes a task draws: its size variable's range from 1, capped at `max_count` where it has one."""
     lo, hi = task.value_range(task.variables[0])
-    return max(lo, 1), min(hi, getattr(task, "max_count", hi))
+    return max(lo, 1), hi if task.max_count is None else min(hi, task.max_count)
 
 
 def heldout_policy(heldout: list[int]) -> str:
