@@ -9,6 +9,7 @@ import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -83,12 +84,15 @@ QUIET_HELP = "Print no progress (bars, or plain lines when stderr is not a termi
 FLAG_NAMES = {"train_pairs": "--pairs", "cl_weight": "--epsilon", "heldout_counts": "--heldout",
               "max_steps": "--max-steps", "batch_size": "--batch-size", "test_pairs": "--test-pairs"}
 
-_resume_hint: list[str] = []  # what an interrupted command keeps, said on Ctrl-C
+# What an interrupted command keeps, said on Ctrl-C (None: nothing half-written is kept).
+_resume_hint: ContextVar[str | None] = ContextVar("mas_resume_hint", default=None)
 
 
 def note_resume(hint: str) -> None:
     """Say what an interrupted run of this command keeps and how to go on (printed on Ctrl-C)."""
-    _resume_hint[:] = [hint]
+    _resume_hint.set(hint)
+
+
 # Which protocol a figure follows; shared by the figures that have one (see mas.experiments.sweep.SHARED).
 PROTOCOL_HELP = ("paper: the reference code's protocol (whole-state swaps, trained to convergence, several model "
                  "pairs); quick: a short schedule for a smoke run on a laptop. Fills every setting not given.")
@@ -246,7 +250,7 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
         *args: Any, threads: int | None = None, device: str = "auto", quiet_progress: bool = False, **kwargs: Any
     ) -> Any:
         json_out = bool(kwargs.get("json_out"))
-        _resume_hint[:] = []
+        hint_token = _resume_hint.set(None)
         try:
             check_options(kwargs, flags)
             with using_threads(threads, work), using_devices(device), quiet(quiet_progress):
@@ -267,8 +271,10 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
             where = f" {err.filename}" if err.filename else ""
             _fail(f"cannot write{where}: {err.strerror or err}; finished results written before are kept", json_out)
         except KeyboardInterrupt:
-            hint = _resume_hint[0] if _resume_hint else "nothing half-written was kept; outputs appear only when a run finishes"
+            hint = _resume_hint.get() or "nothing half-written was kept; outputs appear only when a run finishes"
             _fail(f"interrupted: {hint}", json_out, status=130)
+        finally:
+            _resume_hint.reset(hint_token)
 
     signature = inspect.signature(fn, eval_str=True)
     flags = option_flags(signature)
