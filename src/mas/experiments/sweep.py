@@ -6,17 +6,8 @@ resumes where it stopped: rows already in the table for the same settings are sk
 are plain data and run on a `mas.runner` job runner (in this process, or on Ray workers); rows are
 written by this process alone, as jobs finish, and returned in job order whatever ran them.
 
-Methods:
-- das: one rotation per model, only the self directions 0->0 and 1->1 (two DAS runs in one).
-- mas: one rotation per model, all four directions.
-- stitch: a rank-r orthogonal stitch (no bias, the reference's form) per cross direction, trained on
-  behaviour; affine_stitch: the same with a free affine map (see `mas.align.stitching`).
-- clmas, latent_stitch, behavioural_stitch: one model is inaccessible (behaviour is never trained
-  into it). CLMAS: behaviour into the accessible model, ε × CL loss into the inaccessible one.
-  Latent stitch: a stitch into the inaccessible model trained on the CL loss alone. Behavioural
-  stitch: a stitch into the accessible model. Stitches are scored the other way by their
-  transpose (orthogonal) or pseudo-inverse (affine_latent_stitch, affine_behavioural_stitch). As in
-  the paper, the kept parameters are those with the best No Access validation IIA.
+The methods (DAS, MAS, the stitches, CLMAS), what each trains and how it is scored, are
+`mas.align.methods`; a sweep runs them over a grid.
 """
 
 from __future__ import annotations
@@ -25,7 +16,6 @@ import copy
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, Sequence
@@ -33,19 +23,9 @@ from typing import Any, Callable, ClassVar, Literal, Sequence
 import torch
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from mas.align import (
-    AlignConfig,
-    AlignmentTrainer,
-    Direction,
-    Interchange,
-    LatentPairs,
-    LinearStitch,
-    all_directions,
-    attach_latents,
-    record_latents,
-)
+from mas.align import AlignConfig, AlignmentTrainer, Interchange, LatentPairs, attach_latents, record_latents
 from mas.align.counterfactual_latents import counterfactual_values, source_sequence_latents, trimmed
-from mas.align.maps import SiteMap
+from mas.align.methods import METHODS, MethodName
 from mas.align.trainer import FitResult, check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
@@ -65,16 +45,9 @@ from mas.runner import JobRunner, Resources
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
 
-Method = Literal[
-    "das", "mas", "stitch", "clmas", "latent_stitch", "behavioural_stitch",
-    "affine_stitch", "affine_latent_stitch", "affine_behavioural_stitch",
-]
-AFFINE = "affine_"
-STITCHES = ("stitch", "latent_stitch", "behavioural_stitch", *(AFFINE + m for m in ("stitch", "latent_stitch", "behavioural_stitch")))
-
 
 class SweepJob(BaseModel):
-    method: Method
+    method: MethodName
     size: int = Field(ge=1, description="k for rotation methods, the rank r for stitches")
     seed: int
 
@@ -86,7 +59,7 @@ class SweepSpec(BaseModel):
     site: str = Field("hidden", description="the site aligned in both models")
     variables: list[str] = Field(default_factory=lambda: ["count"])
     mode: Literal["single", "stepwise"] = "single"
-    methods: list[Method] = Field(default_factory=lambda: ["das", "mas", "stitch"], min_length=1)
+    methods: list[MethodName] = Field(default_factory=lambda: ["das", "mas", "stitch"], min_length=1)
     ks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64], description="subspace sizes k of the rotation methods")
     ranks: list[int] = Field(default_factory=lambda: [1, 4, 16, 128],
                              description="ranks r of the stitches (the width means full rank)")
@@ -137,7 +110,7 @@ class SweepSpec(BaseModel):
         for seed in self.seeds:
             for i in range(max(len(self.ks), len(self.ranks))):
                 for m in self.methods:
-                    grid = self.ranks if m in STITCHES else self.ks
+                    grid = self.ranks if METHODS[m].sized_by == "rank" else self.ks
                     if i < len(grid):
                         jobs.append(SweepJob(method=m, size=grid[i], seed=seed))
         return jobs
@@ -203,41 +176,6 @@ def append_row(path: Path, row: dict) -> None:
     """Rewrite the table with one more row, atomically: a crash leaves the old table or the new one."""
     old = Path(path).read_bytes() if Path(path).exists() else b""
     atomic_write_bytes(Path(path), old + (json.dumps(row, sort_keys=True) + "\n").encode())
-
-
-@dataclass
-class Plan:
-    """What one job trains and scores."""
-
-    site_map: SiteMap
-    behaviour: list[Direction]
-    latent: list[Direction]
-    scored: list[Direction]
-    select: list[Direction] | None = None
-
-
-def plan(job: SweepJob, spec: SweepSpec, widths: list[int]) -> Plan:
-    inac, acc = spec.inaccessible, 1 - spec.inaccessible
-    no_access, access = (acc, inac), (inac, acc)
-    rank = None if job.size == min(widths) else job.size
-
-    affine = job.method.startswith(AFFINE)
-    method = job.method.removeprefix(AFFINE)
-
-    def stitch(directions: list[Direction]) -> LinearStitch:
-        return LinearStitch(tuple(directions), rank=rank, bias=affine, form="affine" if affine else "orthogonal")
-
-    if method == "das":
-        return Plan(Interchange(job.size), [(0, 0), (1, 1)], [], [(0, 0), (1, 1)])
-    if method == "mas":
-        return Plan(Interchange(job.size), all_directions(2), [], all_directions(2))
-    if method == "stitch":
-        return Plan(stitch([(0, 1), (1, 0)]), [(0, 1), (1, 0)], [], [(0, 1), (1, 0)])
-    if method == "clmas":
-        return Plan(Interchange(job.size), [(acc, acc), access], [no_access, (inac, inac)], all_directions(2), [no_access])
-    if method == "latent_stitch":
-        return Plan(stitch([no_access]), [], [no_access], [access, no_access], [no_access])
-    return Plan(stitch([access]), [access], [], [access, no_access], [no_access])
 
 
 class SweepContext:
@@ -343,7 +281,8 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     start = time.perf_counter()
     sites = [spec.site, spec.site]
     widths = context.widths()
-    job_plan = plan(job, spec, widths)
+    job_plan = METHODS[job.method].plan(job.size, widths, spec.inaccessible)
+    routes = job_plan.routes
     config = AlignConfig(
         k=job.size if isinstance(job_plan.site_map, Interchange) else 1, steps=spec.steps, lr=spec.lr,
         batch_size=spec.batch_size, seed=job.seed, eval_every=spec.eval_every, cl_weight=spec.cl_weight,
@@ -351,12 +290,12 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     )
     trainer = AlignmentTrainer(context.adapters, sites, config, job_plan.site_map, state_cache=context.states)
     train, validation, test = context.pairs(job.seed)
-    latents = {d: context.latents(job.seed) for d in job_plan.latent}
+    latents = {d: context.latents(job.seed) for d in routes.latent}
     fit = trainer.fit(
-        {d: train for d in job_plan.behaviour}, {d: validation for d in job_plan.scored},
-        show_progress=False, latents=latents, select=job_plan.select,
+        {d: train for d in routes.behaviour}, {d: validation for d in routes.scored},
+        show_progress=False, latents=latents, select=routes.select,
     )
-    scores = evaluate_iia(trainer, fit.rotations, {d: test for d in job_plan.scored})
+    scores = evaluate_iia(trainer, fit.rotations, {d: test for d in routes.scored})
     iia = scores_json(scores)
     row = {
         "method": job.method, "size": job.size, "seed": job.seed, "iia": iia, "token_iia": scores_json(scores, "token"),
@@ -403,12 +342,12 @@ def run_sweep(
     todo = [j for j in jobs if row_key(fingerprint, j) not in done]
     context = SweepContext(spec) if context is None else context.lend(spec)
     widths = context.widths()
-    plans = [plan(job, spec, widths) for job in todo]
+    plans = [METHODS[job.method].plan(job.size, widths, spec.inaccessible) for job in todo]
     for job_plan in plans:  # refuse the whole grid, then pairs that find no latents, before any row is written
         job_plan.site_map.check(widths)
     for job, job_plan in zip(todo, plans):  # built once here, so jobs on workers share them
         context.read_states(job.seed)
-        if job_plan.latent:
+        if job_plan.routes.latent:
             context.latents(job.seed)
     log = JobLog(len(jobs), len(jobs) - len(todo), show_progress)
     for index, row in (runner or JobRunner()).map(run_job, context, todo, Resources(cpus=1)):
