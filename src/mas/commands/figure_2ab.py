@@ -24,6 +24,7 @@ from mas.commands._shared import (
     setting,
 )
 from mas.experiments.figure_2ab import PANEL_LABELS, PANELS, Figure2abConfig, run_figure_2ab
+from mas.experiments.outputs import OUTPUTS
 from mas.run_folder import check_models_dir, claim_folder
 from mas.runner import open_runner
 
@@ -31,7 +32,7 @@ from mas.runner import open_runner
 @figure_command("2ab")
 def figure_2ab(
     models_dir: Path = setting(Figure2abConfig, "models_dir", help="Where the task models are kept (trained when missing)."),
-    out: Path = typer.Option(RUNS / "figure_2ab", help="Run folder."),
+    out: Path = typer.Option(RUNS / OUTPUTS["2ab"].folder, help="Run folder."),
     gru_seeds: str = setting(Figure2abConfig, "gru_seeds", help="Comma-separated GRU seeds (at least two)."),
     transformer_seeds: str = setting(Figure2abConfig, "transformer_seeds", help="Comma-separated 2-layer transformer seeds."),
     seeds: str = setting(Figure2abConfig, "seeds", help="Comma-separated MAS alignment seeds: one MAS run per comparison and seed."),
@@ -62,7 +63,7 @@ def figure_2ab(
                           b2_site=b2_site.strip() or None, b2_mode=b2_mode, b2_k=b2_k, repeats=repeats, rows=rows,
                           seed=seed)
     check_models_dir(models_dir)
-    claim_folder(out, "figure 2ab", cfg, overwrite=overwrite)
+    claim_folder(out, OUTPUTS["2ab"].marker, cfg, overwrite=overwrite)
     note_resume(f"finished comparisons are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
@@ -75,7 +76,8 @@ def figure_2ab(
                       e["measure"], *(interval_text(e[k]) for k in ("cross", "self_gru", "self_transformer", "control")))
     out_console.print(table)
     seconds = round(time.perf_counter() - start, 1)
-    out_console.print(f"{seconds:.0f} s; figure, table.csv and results.json in {out}/")
+    files = OUTPUTS["2ab"]
+    out_console.print(f"{seconds:.0f} s; figure, {files.csv} and {files.results} in {out}/")
     if json_out:
         emit_json({"summary": results["summary"], "seconds": seconds, "run": str(out),
-                   "png": str(out / "figure_2ab.png"), "table": str(out / "table.csv")})
+                   "png": str(out / files.png), "table": str(out / files.csv)})

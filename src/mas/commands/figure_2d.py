@@ -31,6 +31,7 @@ from mas.commands._shared import (
     str_list,
 )
 from mas.experiments.figure_2d import Figure2d, run_figure_2d
+from mas.experiments.outputs import OUTPUTS
 from mas.experiments.sweep import claim_sweep_figure
 
 
@@ -53,7 +54,7 @@ def figure_2d(
     variables: Optional[str] = setting(Figure2d, "variables", help=VARIABLES_HELP, protocol=True),
     whole_state: Optional[bool] = setting(Figure2d, "whole_state", "--whole-state/--all-pairs", help=WHOLE_STATE_HELP,
                                           protocol=True),
-    out: Path = typer.Option(RUNS / "figure_2d", help="Run folder (written whole at the end)."),
+    out: Path = typer.Option(RUNS / OUTPUTS["2d"].folder, help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
@@ -70,7 +71,7 @@ def figure_2d(
         seeds=optional_list(seeds, int_list, "seeds"), steps=steps, eval_every=eval_every, patience=patience, lr=lr,
         batch_size=batch_size, variables=optional_list(variables, str_list, "variables"), whole_state=whole_state,
     )
-    table = claim_sweep_figure(out, table, "figure_2d", config, overwrite)
+    table = claim_sweep_figure(out, table, OUTPUTS["2d"], config, overwrite)
     note_resume(f"finished points are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
@@ -82,7 +83,7 @@ def figure_2d(
     for gap in summary["das_minus_mas"]:
         out_console.print(f"DAS − MAS at k = {gap['k']}: {interval_text(gap)}")
     out_console.print(f"the orthogonal stitch reaches its plateau from rank {summary['stitch_plateau_rank']}")
-    out_console.print(f"figure in {out}/figure_2d.png")
+    out_console.print(f"figure in {out / OUTPUTS['2d'].png}")
     if json_out:
         emit_json({"run": str(out), "protocol": config.protocol, "points": summary["points"],
                    "seconds": round(time.perf_counter() - start, 2)})

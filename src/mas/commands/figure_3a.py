@@ -32,6 +32,7 @@ from mas.commands._shared import (
     str_list,
 )
 from mas.experiments.figure_3a import Figure3a, run_figure_3a
+from mas.experiments.outputs import OUTPUTS
 from mas.experiments.sweep import claim_sweep_figure
 
 
@@ -57,7 +58,7 @@ def figure_3a(
     variables: Optional[str] = setting(Figure3a, "variables", help=VARIABLES_HELP, protocol=True),
     whole_state: Optional[bool] = setting(Figure3a, "whole_state", "--whole-state/--all-pairs", help=WHOLE_STATE_HELP,
                                           protocol=True),
-    out: Path = typer.Option(RUNS / "figure_3a", help="Run folder (written whole at the end)."),
+    out: Path = typer.Option(RUNS / OUTPUTS["3a"].folder, help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
@@ -74,7 +75,7 @@ def figure_3a(
         steps=steps, lr=lr, batch_size=batch_size, variables=optional_list(variables, str_list, "variables"),
         whole_state=whole_state,
     )
-    table = claim_sweep_figure(out, table, "figure_3a", config, overwrite)
+    table = claim_sweep_figure(out, table, OUTPUTS["3a"], config, overwrite)
     note_resume(f"finished trainings are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
@@ -90,7 +91,7 @@ def figure_3a(
     out_console.print("held-out IIA, mean over runs [95 % interval]:")
     for b in summary["bars"]:
         out_console.print(f"{b['method']:>26} {b['side']:>9}: IIA {interval_text(b)} ({b['at_ceiling']} at the ceiling)")
-    out_console.print(f"figure in {out}/figure_3a.png")
+    out_console.print(f"figure in {out / OUTPUTS['3a'].png}")
     if json_out:
         emit_json({"run": str(out), "protocol": config.protocol, "choices": summary["choices"], "bars": summary["bars"],
                    "seconds": round(time.perf_counter() - start, 2)})

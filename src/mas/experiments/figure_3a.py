@@ -26,6 +26,7 @@ from mas.align.methods import MethodName
 from mas.align.trainer import check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import bootstrap_interval
+from mas.experiments.outputs import OUTPUTS
 from mas.experiments.sweep import SweepFigure, SweepSpec, check_inaccessible, figure_rows, write_figure
 from mas.io import write_csv
 from mas.plots import interval_yerr, plt, save_figure
@@ -220,4 +221,4 @@ def run_figure_3a(
 
     columns = ["method", "size", "pair", "seed", "cl_weight", "access", "no_access", "steps", "stop_reason",
                "selected_step", "latent_pairs", "latent_pairs_dropped", "seconds"]
-    return write_figure(config, rows, out, table, "figure_3a", draw, columns, time.perf_counter() - start)
+    return write_figure(config, rows, out, table, OUTPUTS["3a"], draw, columns, time.perf_counter() - start)

@@ -30,6 +30,7 @@ from mas.align.trainer import FitResult, check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
+from mas.experiments.outputs import FigureOutputs
 from mas.io import atomic_write_bytes, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.progress import JobLog
@@ -165,10 +166,12 @@ def check_table(path: Path, flag: str = "--table") -> Path:
     return Path(path)
 
 
-def claim_sweep_figure(out: Path, table: Path | None, name: str, figure: SweepFigure, overwrite: bool) -> Path:
+def claim_sweep_figure(
+    out: Path, table: Path | None, outputs: FigureOutputs, figure: SweepFigure, overwrite: bool
+) -> Path:
     """Check a sweep figure's models folder, run folder and table (default OUT.rows.jsonl beside OUT); returns the table."""
     check_models_dir(figure.models_dir)
-    claim_folder(out, name, figure, overwrite=overwrite)
+    claim_folder(out, outputs.marker, figure, overwrite=overwrite)
     return check_table(table or Path(out).with_name(f"{Path(out).name}.rows.jsonl"))
 
 
@@ -482,19 +485,20 @@ def figure_rows(
 
 
 def write_figure(
-    figure: SweepFigure, rows: list[dict], out: Path, table: Path, name: str, draw: Callable[[list[dict], Path], dict],
-    columns: Sequence[str], seconds: float,
+    figure: SweepFigure, rows: list[dict], out: Path, table: Path, outputs: FigureOutputs,
+    draw: Callable[[list[dict], Path], dict], columns: Sequence[str], seconds: float,
 ) -> dict:
-    """Write OUT/<name>.png, .csv and .json; `draw(rows, png)` plots and returns the summary merged into the JSON.
+    """Write the figure's PNG, CSV and JSON into OUT; `draw(rows, png)` plots and returns the summary merged
+    into the JSON.
 
     The CSV holds one row per sweep row, per-direction IIA flattened into `iia_<direction>` columns.
     """
-    with staged_folder(out, name, figure) as folder:
-        summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
+    with staged_folder(out, outputs.marker, figure) as folder:
+        summary = {**draw(rows, folder / outputs.png), "rows": rows, "config": figure.model_dump(mode="json"),
                    "protocol": figure.protocol_table(), "table": str(table), "seconds": round(seconds, 2)}
         flat = [{**r, **{f"iia_{k}": v for k, v in r.get("iia", {}).items()}} for r in rows]
-        write_csv(folder / f"{name}.csv", flat, columns)
-        write_json(folder / f"{name}.json", summary)
+        write_csv(folder / outputs.csv, flat, columns)
+        write_json(folder / outputs.results, summary)
     return summary
 
 
@@ -503,7 +507,7 @@ def run_sweep_figure(
     spec: Callable[[list[Path]], SweepSpec | list[SweepSpec]],
     out: Path,
     table: Path,
-    name: str,
+    outputs: FigureOutputs,
     draw: Callable[[list[dict], Path], dict],
     columns: Sequence[str],
     show_progress: bool = True,
@@ -512,7 +516,7 @@ def run_sweep_figure(
     """`figure_rows`, then `write_figure`."""
     start = time.perf_counter()
     rows = figure_rows(figure, spec, table, show_progress, runner)
-    return write_figure(figure, rows, out, table, name, draw, columns, time.perf_counter() - start)
+    return write_figure(figure, rows, out, table, outputs, draw, columns, time.perf_counter() - start)
 
 
 __all__ = [
