@@ -11,7 +11,7 @@ import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
@@ -50,7 +50,7 @@ EVAL_STREAM = 10**9
 
 class TrainConfig(BaseModel):
     task: str = "multi_object"
-    arch: Arch = Field("gru", description="gru or transformer")
+    arch: Arch = Field("gru", description="the architecture: " + " or ".join(get_args(Arch)))
     seed: int = Field(0, ge=0, lt=SEED_LIMIT)
     width: int = Field(128, ge=1, description="hidden width (and embedding width) of the model")
     max_steps: int = Field(6000, ge=1, lt=EVAL_STREAM, description="stop here if the held-out target is not reached")
