@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from mas.cli import app
 from mas.evaluate import Interval
+from mas.experiments.outputs import OUTPUTS
 from mas.report import Claim, verdict
 from mas.report.figures import CLOSE, FIGURES
 
@@ -132,3 +133,11 @@ def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
     judged = [c.judge() for c in claims["3b"]({"rows": rows_3b})]
     assert [(c["ours"]["n"], c["verdict"]) for c in judged] == [(3, "holds"), (3, "holds")]  # one value per seed
     assert "remaining.remaining" in claims["3b"]({"rows": rows_3b})[1].ours_label
+
+
+def test_each_figure_names_its_files_once_for_the_experiment_and_the_report() -> None:
+    assert [spec.name for spec in FIGURES] == list(OUTPUTS)
+    for spec in FIGURES:
+        assert spec.outputs is OUTPUTS[spec.name] and spec.command == f"mas figure {spec.name}"
+        assert spec.outputs.png.endswith(".png") and spec.outputs.csv.endswith(".csv")
+        assert spec.outputs.results.endswith(".json")

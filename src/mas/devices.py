@@ -1,7 +1,8 @@
 """Where models run: the `--device` choice of a command, resolved to torch devices.
 
-A command sets the choice once (`using_devices`) and the code that builds models asks for the
-device of its i-th model (`model_device(i)`). One spec names every model's device
+The choice is a context variable: a command, or any Python caller, sets it for a block
+(`using_devices`), and the code that builds models asks for the device of its i-th model
+(`model_device(i)`); nothing reads a module global, so two threads or tasks may choose apart. One spec names every model's device
 (`auto`, `cpu`, `cuda`, `cuda:N`); a comma list gives model i the i-th entry (the last one repeats),
 so two models of one run may sit on different devices. `auto` means CUDA where present.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import torch
 
 from mas.errors import MasError
 
-_choice: list[str] = ["auto"]
+# The device choice of the running command: one entry per model, the last repeating.
+_choice: ContextVar[tuple[str, ...]] = ContextVar("mas_devices", default=("auto",))
 
 
 def resolve_device(spec: str | torch.device | None) -> torch.device:
@@ -50,15 +53,16 @@ def parse_devices(text: str | None) -> list[str]:
 
 def model_device(index: int = 0) -> torch.device:
     """The device the current command gives its model number `index`."""
-    return resolve_device(_choice[min(index, len(_choice) - 1)])
+    choice = _choice.get()
+    return resolve_device(choice[min(index, len(choice) - 1)])
 
 
 @contextmanager
 def using_devices(text: str | None) -> Iterator[list[str]]:
     """Make `text` (a `--device` value) the device choice for the duration of a block."""
-    previous = list(_choice)
-    _choice[:] = parse_devices(text)
+    entries = parse_devices(text)
+    token = _choice.set(tuple(entries))
     try:
-        yield list(_choice)
+        yield entries
     finally:
-        _choice[:] = previous
+        _choice.reset(token)

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,22 +23,21 @@ LINE_SECONDS = 30.0  # longest silence between two plain progress lines
 LINE_PARTS = 10  # and a line each time another tenth of the work is done
 
 _console = Console(stderr=True)
-_quiet: list[bool] = [False]
+_quiet: ContextVar[bool] = ContextVar("mas_quiet", default=False)
 
 
 def is_quiet() -> bool:
-    return _quiet[0]
+    return _quiet.get()
 
 
 @contextmanager
 def quiet(enabled: bool = True) -> Iterator[None]:
     """Silence progress (bars, plain lines, and `mas.commands._shared.log_line`) for the duration of a block."""
-    previous = _quiet[0]
-    _quiet[0] = enabled
+    token = _quiet.set(enabled)
     try:
         yield
     finally:
-        _quiet[0] = previous
+        _quiet.reset(token)
 
 
 def _duration(seconds: float) -> str:

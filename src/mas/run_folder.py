@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,9 @@ SYSTEM_FOLDERS = tuple(
     Path(p) for p in ("/proc", "/sys", "/dev", "/boot", "/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr", "/run")
 )
 
-# Folders the user allowed to be replaced (with --overwrite) in this process.
-_allowed: set[Path] = set()
+# Folders the user allowed to be replaced (with --overwrite) in this context: a context variable, not a
+# module global, so a thread or task of its own starts with none.
+_allowed: ContextVar[frozenset[Path]] = ContextVar("mas_overwritable", default=frozenset())
 
 
 def run_marker(command: str, settings: Any = None) -> dict:
@@ -130,7 +132,7 @@ def claim_folder(path: Path, command: str, settings: Any = None, *, overwrite: b
                 raise MasError(f"{flag} {path} already holds {what}; pass --overwrite to replace it, or choose another folder")
             if _protected(resolved):
                 raise MasError(f"refusing to replace {path}: it is the current folder, one above it, home or the root")
-            _allowed.add(resolved)
+            _allowed.set(_allowed.get() | {resolved})
     return path
 
 
@@ -163,7 +165,7 @@ def check_table_owner(path: Path, flag: str = "--table") -> None:
 def replaceable(folder: Path) -> bool:
     """Whether an existing `folder` may be replaced: a `mas` run, or one the user allowed."""
     folder = Path(folder)
-    return not any(folder.iterdir()) or read_marker(folder) is not None or folder.resolve() in _allowed
+    return not any(folder.iterdir()) or read_marker(folder) is not None or folder.resolve() in _allowed.get()
 
 
 def check_replaceable(folder: Path) -> None:
@@ -192,7 +194,7 @@ def replace_folder(staged: Path, final: Path) -> None:
     old, keep = None, []
     if final.exists():
         check_replaceable(final)
-        keep = [] if final.resolve() in _allowed else user_entries(final, {e.name for e in staged.iterdir()})
+        keep = [] if final.resolve() in _allowed.get() else user_entries(final, {e.name for e in staged.iterdir()})
         old = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{os.getpid()}.", suffix=".old"))
         os.replace(final, old / final.name)
     os.replace(staged, final)

@@ -9,18 +9,19 @@ import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticUndefined
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from rich.text import Text
 from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own copy of click raises these
 
 from mas import __version__
-from mas.align import AlignConfig
 from mas.devices import using_devices
 from mas.errors import SEED_LIMIT, MasError
 from mas.progress import is_quiet, quiet
@@ -72,7 +73,6 @@ out_console = StdoutConsole()
 err_console = Console(stderr=True)
 
 RUNS = Path("runs")
-ALIGN_LR = AlignConfig.model_fields["lr"].default
 JSON_HELP = "Make the last stdout line one JSON object with the results (or {\"error\": ...})."
 OVERWRITE_HELP = "Replace an output folder that holds something else (never the current folder or home)."
 THREADS_HELP = "Torch threads (default: 1 for task models; for language models the usable cores not already busy)."
@@ -84,34 +84,54 @@ QUIET_HELP = "Print no progress (bars, or plain lines when stderr is not a termi
 FLAG_NAMES = {"train_pairs": "--pairs", "cl_weight": "--epsilon", "heldout_counts": "--heldout",
               "max_steps": "--max-steps", "batch_size": "--batch-size", "test_pairs": "--test-pairs"}
 
-_resume_hint: list[str] = []  # what an interrupted command keeps, said on Ctrl-C
+# What an interrupted command keeps, said on Ctrl-C (None: nothing half-written is kept).
+_resume_hint: ContextVar[str | None] = ContextVar("mas_resume_hint", default=None)
 
 
 def note_resume(hint: str) -> None:
     """Say what an interrupted run of this command keeps and how to go on (printed on Ctrl-C)."""
-    _resume_hint[:] = [hint]
+    _resume_hint.set(hint)
+
+
 # Which protocol a figure follows; shared by the figures that have one (see mas.experiments.sweep.SHARED).
-PROTOCOL = typer.Option(
-    "paper", help="paper: the reference code's protocol (whole-state swaps, trained to convergence, several model "
-    "pairs); quick: a short schedule for a smoke run on a laptop. Fills every setting not given.",
-)
-# Settings of the sweep figures (2d, 3a) that their protocol fills when left out.
+PROTOCOL_HELP = ("paper: the reference code's protocol (whole-state swaps, trained to convergence, several model "
+                 "pairs); quick: a short schedule for a smoke run on a laptop. Fills every setting not given.")
+# The help of a setting that a figure's protocol fills when it is left out.
 BY_PROTOCOL = " (default: set by --protocol)"
-MODEL_SEEDS = typer.Option(None, help="GRU seeds; every pair of them is aligned" + BY_PROTOCOL)
-ALIGN_SEEDS = typer.Option(None, "--seeds", help="Alignment seeds per model pair" + BY_PROTOCOL)
-STEP_CEILING = typer.Option(None, "--steps", help="Step ceiling per training" + BY_PROTOCOL)
-LEARNING_RATE = typer.Option(None, "--lr", help="Learning rate" + BY_PROTOCOL)
-BATCH_SIZE = typer.Option(None, "--batch-size", help="Pairs per direction per step" + BY_PROTOCOL)
-VARIABLES = typer.Option(None, "--variables", help="Variables swapped: count,phase (the whole state) or count" + BY_PROTOCOL)
-WHOLE_STATE = typer.Option(
-    None, "--whole-state/--all-pairs", help="Only pairs whose counterfactual state is all the source's, or all pairs"
-    + BY_PROTOCOL,
-)
+VARIABLES_HELP = "Variables swapped: count,phase (the whole state) or count"
+WHOLE_STATE_HELP = "Only pairs whose counterfactual state is all the source's, or all pairs"
 # Where the jobs of a sweep or figure run (see mas.runner); shared by every command that has jobs.
 WORKERS = typer.Option(None, help="Run the jobs on a local Ray with N workers (default: one by one in this process).")
 RAY_ADDRESS = typer.Option(
     None, "--ray-address", envvar="RAY_ADDRESS", help="Run the jobs on the Ray cluster at ADDRESS (e.g. 10.0.0.1:6379).",
 )
+
+
+def setting(model: type[BaseModel], field: str, *flags: str, help: str | None = None, protocol: bool = False,
+            **option: Any) -> Any:
+    """A typer option for a field of a settings model, so that its default is written once, on the field.
+
+    The default is the field's (a list as its comma list, e.g. "1,4,16"); the help is the field's
+    description as a sentence unless `help` is given. With `protocol`, the option defaults to None
+    and the figure's `--protocol` fills it.
+    """
+    info = model.model_fields[field]
+    text = help if help is not None else _sentence(info.description or "")
+    if protocol:
+        return typer.Option(None, *flags, help=text.rstrip(".") + BY_PROTOCOL, **option)
+    default = info.get_default(call_default_factory=True)
+    if default is PydanticUndefined:
+        raise TypeError(f"{model.__name__}.{field} has no default for an option to take")
+    if isinstance(default, list):
+        default = ",".join(map(str, default))
+    return typer.Option(default, *flags, help=text or None, **option)
+
+
+def _sentence(text: str) -> str:
+    """A field description as help text: capitalised, ending in a full stop."""
+    if not text:
+        return text
+    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def log_line(line: str) -> None:
@@ -230,7 +250,7 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
         *args: Any, threads: int | None = None, device: str = "auto", quiet_progress: bool = False, **kwargs: Any
     ) -> Any:
         json_out = bool(kwargs.get("json_out"))
-        _resume_hint[:] = []
+        hint_token = _resume_hint.set(None)
         try:
             check_options(kwargs, flags)
             with using_threads(threads, work), using_devices(device), quiet(quiet_progress):
@@ -251,8 +271,10 @@ def guarded(fn: Callable[..., Any], work: Work = "task") -> Callable[..., Any]:
             where = f" {err.filename}" if err.filename else ""
             _fail(f"cannot write{where}: {err.strerror or err}; finished results written before are kept", json_out)
         except KeyboardInterrupt:
-            hint = _resume_hint[0] if _resume_hint else "nothing half-written was kept; outputs appear only when a run finishes"
+            hint = _resume_hint.get() or "nothing half-written was kept; outputs appear only when a run finishes"
             _fail(f"interrupted: {hint}", json_out, status=130)
+        finally:
+            _resume_hint.reset(hint_token)
 
     signature = inspect.signature(fn, eval_str=True)
     flags = option_flags(signature)

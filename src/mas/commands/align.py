@@ -10,7 +10,6 @@ import typer
 
 from mas.align import AlignConfig
 from mas.commands._shared import (
-    ALIGN_LR,
     JSON_HELP,
     OVERWRITE_HELP,
     RUNS,
@@ -19,7 +18,9 @@ from mas.commands._shared import (
     out_console,
     parse_directions,
     print_matrix,
+    setting,
 )
+from mas.experiments.alignment import AlignmentJob, run_alignment
 from mas.run_folder import claim_folder
 
 
@@ -29,23 +30,22 @@ def align(
     site: str = typer.Option(
         "hidden", help="One site for all models, or one per model, comma-separated: embed or hidden (GRU), "
         "embed or layers.<i> (transformer)."),
-    k: int = typer.Option(32, help="Size of the swapped aligned subspace."),
+    k: int = setting(AlignConfig, "k"),
     directions: str = typer.Option("all", help="'all' (n² directions) or e.g. '0->1,1->0'. One model and '0->0' is DAS."),
-    steps: int = typer.Option(2000, help="Maximum training steps (stops early once validation is solved)."),
-    lr: float = typer.Option(ALIGN_LR, help="Peak learning rate (cosine-decayed)."),
-    batch_size: int = typer.Option(128, help="Pairs per direction per step."),
-    mode: str = typer.Option("single", help="single (one position) or stepwise (positions 0..t)."),
-    variable: str = typer.Option("count", help="Causal variable to align."),
-    pairs: int = typer.Option(4096, help="Training pairs (validation and test pairs are drawn apart)."),
-    test_pairs: int = typer.Option(1000, help="Held-out pairs that IIA is scored on."),
-    seed: int = typer.Option(0),
+    steps: int = setting(AlignConfig, "steps", help="Maximum training steps (stops early once validation is solved)."),
+    lr: float = setting(AlignConfig, "lr", help="Peak learning rate (cosine-decayed)."),
+    batch_size: int = setting(AlignConfig, "batch_size"),
+    mode: str = setting(AlignmentJob, "mode", help="single (one position) or stepwise (positions 0..t)."),
+    variable: str = setting(AlignmentJob, "variable", help="Causal variable to align."),
+    pairs: int = setting(AlignmentJob, "train_pairs", "--pairs",
+                         help="Training pairs (validation and test pairs are drawn apart)."),
+    test_pairs: int = setting(AlignmentJob, "test_pairs", help="Held-out pairs that IIA is scored on."),
+    seed: int = setting(AlignConfig, "seed"),
     out: Optional[Path] = typer.Option(None, help="Run folder (default runs/align/<time>)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Learn one rotation per model and report held-out IIA for every direction."""
-    from mas.experiments.alignment import AlignmentJob, run_alignment
-
     job = AlignmentJob(
         models=models, sites=site.split(","), directions=parse_directions(directions), variable=variable, mode=mode,
         train_pairs=pairs, test_pairs=test_pairs, align=AlignConfig(k=k, steps=steps, lr=lr, batch_size=batch_size, seed=seed),

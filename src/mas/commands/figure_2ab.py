@@ -21,33 +21,35 @@ from mas.commands._shared import (
     log_line,
     note_resume,
     out_console,
+    setting,
 )
 from mas.experiments.figure_2ab import PANEL_LABELS, PANELS, Figure2abConfig, run_figure_2ab
+from mas.experiments.outputs import OUTPUTS
 from mas.run_folder import check_models_dir, claim_folder
 from mas.runner import open_runner
 
 
 @figure_command("2ab")
 def figure_2ab(
-    models_dir: Path = typer.Option(RUNS / "models", help="Where the task models are kept (trained when missing)."),
-    out: Path = typer.Option(RUNS / "figure_2ab", help="Run folder."),
-    gru_seeds: str = typer.Option("0,1", help="Comma-separated GRU seeds (at least two)."),
-    transformer_seeds: str = typer.Option("0,1", help="Comma-separated 2-layer transformer seeds."),
-    seeds: str = typer.Option("0,1,2", help="Comma-separated MAS alignment seeds: one MAS run per comparison and seed."),
-    steps: int = typer.Option(600, help="Maximum MAS steps per run."),
-    train_pairs: int = typer.Option(4096, help="MAS training pairs per direction."),
-    test_pairs: int = typer.Option(1000, help="Held-out pairs per direction."),
-    k_hidden: int = typer.Option(32, help="Aligned subspace size at the hidden state."),
-    k_embed: int = typer.Option(32, help="Aligned subspace size at the embeddings."),
-    embedding_mode: str = typer.Option("stepwise", help="MAS pairs at the embeddings: stepwise or single."),
-    hidden_mode: str = typer.Option("single", help="MAS pairs at the hidden state: single or stepwise."),
-    b2_site: str = typer.Option("embed", help="Panel b′: the transformer site compared with the GRU's hidden state "
-                                "(where DAS within the transformer works; see `mas site-study`); empty: no panel b′."),
-    b2_mode: str = typer.Option("stepwise", help="Panel b′: MAS pairs, single or stepwise."),
-    b2_k: int = typer.Option(64, help="Panel b′: aligned subspace size."),
-    repeats: int = typer.Option(10, help="Row subsamples for CKA and RSA."),
-    rows: int = typer.Option(1000, help="Rows per subsample."),
-    seed: int = typer.Option(0, help="Seed of the CKA/RSA stimuli and row subsamples."),
+    models_dir: Path = setting(Figure2abConfig, "models_dir", help="Where the task models are kept (trained when missing)."),
+    out: Path = typer.Option(RUNS / OUTPUTS["2ab"].folder, help="Run folder."),
+    gru_seeds: str = setting(Figure2abConfig, "gru_seeds", help="Comma-separated GRU seeds (at least two)."),
+    transformer_seeds: str = setting(Figure2abConfig, "transformer_seeds", help="Comma-separated 2-layer transformer seeds."),
+    seeds: str = setting(Figure2abConfig, "seeds", help="Comma-separated MAS alignment seeds: one MAS run per comparison and seed."),
+    steps: int = setting(Figure2abConfig, "steps", help="Maximum MAS steps per run."),
+    train_pairs: int = setting(Figure2abConfig, "train_pairs", help="MAS training pairs per direction."),
+    test_pairs: int = setting(Figure2abConfig, "test_pairs", help="Held-out pairs per direction."),
+    k_hidden: int = setting(Figure2abConfig, "k_hidden", help="Aligned subspace size at the hidden state."),
+    k_embed: int = setting(Figure2abConfig, "k_embed", help="Aligned subspace size at the embeddings."),
+    embedding_mode: str = setting(Figure2abConfig, "embedding_mode", help="MAS pairs at the embeddings: stepwise or single."),
+    hidden_mode: str = setting(Figure2abConfig, "hidden_mode", help="MAS pairs at the hidden state: single or stepwise."),
+    b2_site: str = setting(Figure2abConfig, "b2_site", help="Panel b′: the transformer site compared with the GRU's hidden "
+                           "state (where DAS within the transformer works; see `mas site-study`); empty: no panel b′."),
+    b2_mode: str = setting(Figure2abConfig, "b2_mode", help="Panel b′: MAS pairs, single or stepwise."),
+    b2_k: int = setting(Figure2abConfig, "b2_k", help="Panel b′: aligned subspace size."),
+    repeats: int = setting(Figure2abConfig, "repeats", help="Row subsamples for CKA and RSA."),
+    rows: int = setting(Figure2abConfig, "rows", help="Rows per subsample."),
+    seed: int = setting(Figure2abConfig, "seed"),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: int | None = WORKERS,
     ray_address: str | None = RAY_ADDRESS,
@@ -61,7 +63,7 @@ def figure_2ab(
                           b2_site=b2_site.strip() or None, b2_mode=b2_mode, b2_k=b2_k, repeats=repeats, rows=rows,
                           seed=seed)
     check_models_dir(models_dir)
-    claim_folder(out, "figure 2ab", cfg, overwrite=overwrite)
+    claim_folder(out, OUTPUTS["2ab"].marker, cfg, overwrite=overwrite)
     note_resume(f"finished comparisons are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
@@ -74,7 +76,8 @@ def figure_2ab(
                       e["measure"], *(interval_text(e[k]) for k in ("cross", "self_gru", "self_transformer", "control")))
     out_console.print(table)
     seconds = round(time.perf_counter() - start, 1)
-    out_console.print(f"{seconds:.0f} s; figure, table.csv and results.json in {out}/")
+    files = OUTPUTS["2ab"]
+    out_console.print(f"{seconds:.0f} s; figure, {files.csv} and {files.results} in {out}/")
     if json_out:
         emit_json({"summary": results["summary"], "seconds": seconds, "run": str(out),
-                   "png": str(out / "figure_2ab.png"), "table": str(out / "table.csv")})
+                   "png": str(out / files.png), "table": str(out / files.csv)})

@@ -12,19 +12,13 @@ from typing import Optional
 import typer
 
 from mas.commands._shared import (
-    ALIGN_SEEDS,
-    BATCH_SIZE,
-    BY_PROTOCOL,
     JSON_HELP,
-    LEARNING_RATE,
-    MODEL_SEEDS,
     OVERWRITE_HELP,
-    PROTOCOL,
+    PROTOCOL_HELP,
     RAY_ADDRESS,
     RUNS,
-    STEP_CEILING,
-    VARIABLES,
-    WHOLE_STATE,
+    VARIABLES_HELP,
+    WHOLE_STATE_HELP,
     WORKERS,
     emit_json,
     figure_command,
@@ -33,29 +27,34 @@ from mas.commands._shared import (
     note_resume,
     optional_list,
     out_console,
+    setting,
     str_list,
 )
+from mas.experiments.figure_2d import Figure2d, run_figure_2d
+from mas.experiments.outputs import OUTPUTS
 from mas.experiments.sweep import claim_sweep_figure
 
 
 @figure_command("2d")
 def figure_2d(
-    protocol: str = PROTOCOL,
-    models_dir: Path = typer.Option(RUNS / "models", help="Where the Multi-Object GRUs are kept (trained when missing)."),
-    model_seeds: Optional[str] = MODEL_SEEDS,
-    ks: Optional[str] = typer.Option(None, help="Subspace sizes k for DAS and MAS" + BY_PROTOCOL),
-    ranks: Optional[str] = typer.Option(None, help="Stitch ranks r (128, the width, is full rank)" + BY_PROTOCOL),
-    methods: Optional[str] = typer.Option(
-        None, help="Curves to train: das, mas, stitch (orthogonal), affine_stitch (the labelled extra)" + BY_PROTOCOL),
-    seeds: Optional[str] = ALIGN_SEEDS,
-    steps: Optional[int] = STEP_CEILING,
-    eval_every: Optional[int] = typer.Option(None, help="Steps between validation checks" + BY_PROTOCOL),
-    patience: Optional[int] = typer.Option(None, help="Validation checks without improvement before a job stops" + BY_PROTOCOL),
-    lr: Optional[float] = LEARNING_RATE,
-    batch_size: Optional[int] = BATCH_SIZE,
-    variables: Optional[str] = VARIABLES,
-    whole_state: Optional[bool] = WHOLE_STATE,
-    out: Path = typer.Option(RUNS / "figure_2d", help="Run folder (written whole at the end)."),
+    protocol: str = setting(Figure2d, "protocol", help=PROTOCOL_HELP),
+    models_dir: Path = setting(Figure2d, "models_dir", help="Where the Multi-Object GRUs are kept (trained when missing)."),
+    model_seeds: Optional[str] = setting(Figure2d, "model_seeds", protocol=True),
+    ks: Optional[str] = setting(Figure2d, "ks", protocol=True),
+    ranks: Optional[str] = setting(Figure2d, "ranks", protocol=True),
+    methods: Optional[str] = setting(
+        Figure2d, "methods", help="Curves to train: das, mas, stitch (orthogonal), affine_stitch (the labelled extra)",
+        protocol=True),
+    seeds: Optional[str] = setting(Figure2d, "seeds", protocol=True),
+    steps: Optional[int] = setting(Figure2d, "steps", protocol=True),
+    eval_every: Optional[int] = setting(Figure2d, "eval_every", protocol=True),
+    patience: Optional[int] = setting(Figure2d, "patience", protocol=True),
+    lr: Optional[float] = setting(Figure2d, "lr", protocol=True),
+    batch_size: Optional[int] = setting(Figure2d, "batch_size", protocol=True),
+    variables: Optional[str] = setting(Figure2d, "variables", help=VARIABLES_HELP, protocol=True),
+    whole_state: Optional[bool] = setting(Figure2d, "whole_state", "--whole-state/--all-pairs", help=WHOLE_STATE_HELP,
+                                          protocol=True),
+    out: Path = typer.Option(RUNS / OUTPUTS["2d"].folder, help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
@@ -63,7 +62,6 @@ def figure_2d(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """DAS and MAS over k, stitching over r, GRU vs GRU on Multi-Object: a PNG, CSV and JSON."""
-    from mas.experiments.figure_2d import Figure2d, run_figure_2d
     from mas.runner import open_runner
 
     config = Figure2d(
@@ -73,7 +71,7 @@ def figure_2d(
         seeds=optional_list(seeds, int_list, "seeds"), steps=steps, eval_every=eval_every, patience=patience, lr=lr,
         batch_size=batch_size, variables=optional_list(variables, str_list, "variables"), whole_state=whole_state,
     )
-    table = claim_sweep_figure(out, table, "figure_2d", config, overwrite)
+    table = claim_sweep_figure(out, table, OUTPUTS["2d"], config, overwrite)
     note_resume(f"finished points are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
@@ -85,7 +83,7 @@ def figure_2d(
     for gap in summary["das_minus_mas"]:
         out_console.print(f"DAS − MAS at k = {gap['k']}: {interval_text(gap)}")
     out_console.print(f"the orthogonal stitch reaches its plateau from rank {summary['stitch_plateau_rank']}")
-    out_console.print(f"figure in {out}/figure_2d.png")
+    out_console.print(f"figure in {out / OUTPUTS['2d'].png}")
     if json_out:
         emit_json({"run": str(out), "protocol": config.protocol, "points": summary["points"],
                    "seconds": round(time.perf_counter() - start, 2)})

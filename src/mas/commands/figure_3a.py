@@ -12,19 +12,13 @@ from typing import Optional
 import typer
 
 from mas.commands._shared import (
-    ALIGN_SEEDS,
-    BATCH_SIZE,
-    BY_PROTOCOL,
     JSON_HELP,
-    LEARNING_RATE,
-    MODEL_SEEDS,
     OVERWRITE_HELP,
-    PROTOCOL,
+    PROTOCOL_HELP,
     RAY_ADDRESS,
     RUNS,
-    STEP_CEILING,
-    VARIABLES,
-    WHOLE_STATE,
+    VARIABLES_HELP,
+    WHOLE_STATE_HELP,
     WORKERS,
     emit_json,
     figure_command,
@@ -34,33 +28,37 @@ from mas.commands._shared import (
     note_resume,
     optional_list,
     out_console,
+    setting,
     str_list,
 )
+from mas.experiments.figure_3a import Figure3a, run_figure_3a
+from mas.experiments.outputs import OUTPUTS
 from mas.experiments.sweep import claim_sweep_figure
 
 
 @figure_command("3a")
 def figure_3a(
-    protocol: str = PROTOCOL,
-    models_dir: Path = typer.Option(RUNS / "models", help="Where the Multi-Object GRUs are kept (trained when missing)."),
-    model_seeds: Optional[str] = MODEL_SEEDS,
-    inaccessible: int = typer.Option(1, help="Index (0 or 1) of the model behaviour is never trained into."),
-    ks: Optional[str] = typer.Option(None, help="Subspace sizes CLMAS and the MAS bound choose among" + BY_PROTOCOL),
-    rank: int = typer.Option(128, help="Rank of the stitches (128, the width, is full rank)."),
-    epsilon: Optional[float] = typer.Option(
-        None, help="Weight ε of CLMAS's counterfactual-latent loss; given, no ε grid is run.",
+    protocol: str = setting(Figure3a, "protocol", help=PROTOCOL_HELP),
+    models_dir: Path = setting(Figure3a, "models_dir", help="Where the Multi-Object GRUs are kept (trained when missing)."),
+    model_seeds: Optional[str] = setting(Figure3a, "model_seeds", protocol=True),
+    inaccessible: int = setting(Figure3a, "inaccessible"),
+    ks: Optional[str] = setting(Figure3a, "ks", protocol=True),
+    rank: int = setting(Figure3a, "rank"),
+    epsilon: Optional[float] = setting(
+        Figure3a, "cl_weight", "--epsilon", help="Weight ε of CLMAS's counterfactual-latent loss; given, no ε grid is run.",
     ),
-    epsilon_grid: Optional[str] = typer.Option(
-        None, help="ε tried when --epsilon is not given; the best mean validation No Access IIA is kept, and the "
-        "grid grows past an edge the choice lands on" + BY_PROTOCOL,
+    epsilon_grid: Optional[str] = setting(
+        Figure3a, "epsilon_grid", help="ε tried when --epsilon is not given; the best mean validation No Access IIA is "
+        "kept, and the grid grows past an edge the choice lands on", protocol=True,
     ),
-    seeds: Optional[str] = ALIGN_SEEDS,
-    steps: Optional[int] = STEP_CEILING,
-    lr: Optional[float] = LEARNING_RATE,
-    batch_size: Optional[int] = BATCH_SIZE,
-    variables: Optional[str] = VARIABLES,
-    whole_state: Optional[bool] = WHOLE_STATE,
-    out: Path = typer.Option(RUNS / "figure_3a", help="Run folder (written whole at the end)."),
+    seeds: Optional[str] = setting(Figure3a, "seeds", protocol=True),
+    steps: Optional[int] = setting(Figure3a, "steps", protocol=True),
+    lr: Optional[float] = setting(Figure3a, "lr", protocol=True),
+    batch_size: Optional[int] = setting(Figure3a, "batch_size", protocol=True),
+    variables: Optional[str] = setting(Figure3a, "variables", help=VARIABLES_HELP, protocol=True),
+    whole_state: Optional[bool] = setting(Figure3a, "whole_state", "--whole-state/--all-pairs", help=WHOLE_STATE_HELP,
+                                          protocol=True),
+    out: Path = typer.Option(RUNS / OUTPUTS["3a"].folder, help="Run folder (written whole at the end)."),
     table: Optional[Path] = typer.Option(None, help="Sweep table to resume from (default OUT.rows.jsonl beside OUT)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
@@ -68,7 +66,6 @@ def figure_3a(
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """CLMAS, latent and behavioural stitching in Access and No Access, MAS as the bound: PNG, CSV, JSON."""
-    from mas.experiments.figure_3a import Figure3a, run_figure_3a
     from mas.runner import open_runner
 
     config = Figure3a(
@@ -78,7 +75,7 @@ def figure_3a(
         steps=steps, lr=lr, batch_size=batch_size, variables=optional_list(variables, str_list, "variables"),
         whole_state=whole_state,
     )
-    table = claim_sweep_figure(out, table, "figure_3a", config, overwrite)
+    table = claim_sweep_figure(out, table, OUTPUTS["3a"], config, overwrite)
     note_resume(f"finished trainings are kept in {table}; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:
@@ -94,7 +91,7 @@ def figure_3a(
     out_console.print("held-out IIA, mean over runs [95 % interval]:")
     for b in summary["bars"]:
         out_console.print(f"{b['method']:>26} {b['side']:>9}: IIA {interval_text(b)} ({b['at_ceiling']} at the ceiling)")
-    out_console.print(f"figure in {out}/figure_3a.png")
+    out_console.print(f"figure in {out / OUTPUTS['3a'].png}")
     if json_out:
         emit_json({"run": str(out), "protocol": config.protocol, "choices": summary["choices"], "bars": summary["bars"],
                    "seconds": round(time.perf_counter() - start, 2)})

@@ -17,10 +17,10 @@ from mas.commands._shared import (
     log_line,
     name_list,
     out_console,
+    setting,
 )
 from mas.experiments.same_object_study import StudyConfig, run_study
 from mas.run_folder import claim_folder
-from mas.tasks.same_object import CANDIDATES
 
 COLUMN_TITLES = ("candidate", "k", "validation IIA", "test IIA", "steps")
 
@@ -28,14 +28,14 @@ COLUMN_TITLES = ("candidate", "k", "validation IIA", "test IIA", "steps")
 @command
 def same_object_study(
     model: Path = typer.Argument(..., help="A Same-Object model folder written by `mas train`."),
-    candidates: str = typer.Option(",".join(CANDIDATES), help="Comma-separated candidate variables."),
-    ks: str = typer.Option("4,16,64", help="Comma-separated subspace sizes."),
-    steps: int = typer.Option(300, help="Maximum DAS steps per candidate and k."),
-    batch_size: int = typer.Option(64, help="Pairs per step."),
-    train_pairs: int = typer.Option(2048),
-    validation_pairs: int = typer.Option(256, help="Pairs that pick the best step and the best variable."),
-    test_pairs: int = typer.Option(500, help="Held-out pairs, scored once at the end."),
-    seed: int = typer.Option(0),
+    candidates: str = setting(StudyConfig, "candidates", help="Comma-separated candidate variables."),
+    ks: str = setting(StudyConfig, "ks", help="Comma-separated subspace sizes."),
+    steps: int = setting(StudyConfig, "steps", help="Maximum DAS steps per candidate and k."),
+    batch_size: int = setting(StudyConfig, "batch_size", help="Pairs per step."),
+    train_pairs: int = setting(StudyConfig, "train_pairs"),
+    validation_pairs: int = setting(StudyConfig, "validation_pairs", help="Pairs that pick the best step and the best variable."),
+    test_pairs: int = setting(StudyConfig, "test_pairs", help="Held-out pairs, scored once at the end."),
+    seed: int = setting(StudyConfig, "seed"),
     out: Path = typer.Option(RUNS / "same_object_study", help="Run folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),

@@ -19,6 +19,7 @@ from mas.commands._shared import (
     name_list,
     note_resume,
     out_console,
+    setting,
 )
 from mas.errors import MasError
 from mas.experiments.site_study import SiteStudyConfig, run_site_study
@@ -36,22 +37,24 @@ def _modes(text: str) -> list[str]:
 @command
 def site_study(
     models: list[Path] = typer.Argument(..., help="Model folders written by `mas train` (one task)."),
-    variable: str = typer.Option("count", help="The causal variable to look for."),
-    sites: str = typer.Option("", help="Comma-separated sites (default: every site of the first model)."),
-    modes: str = typer.Option("single,stepwise", help="Comma-separated pair schemes: single, stepwise."),
-    ks: str = typer.Option("16,64", help="Comma-separated subspace sizes."),
-    steps: int = typer.Option(300, help="Maximum DAS steps per setting."),
-    batch_size: int = typer.Option(64, help="Pairs per step."),
-    train_pairs: int = typer.Option(2048),
-    validation_pairs: int = typer.Option(256, help="Pairs that pick the best step and the best setting."),
-    test_pairs: int = typer.Option(500, help="Held-out pairs, scored once per setting."),
-    seed: int = typer.Option(0),
+    variable: str = setting(SiteStudyConfig, "variable", help="The causal variable to look for."),
+    sites: str | None = setting(SiteStudyConfig, "sites",
+                                   help="Comma-separated sites (default: every site of the first model)."),
+    modes: str = setting(SiteStudyConfig, "modes", help="Comma-separated pair schemes: single, stepwise."),
+    ks: str = setting(SiteStudyConfig, "ks", help="Comma-separated subspace sizes."),
+    steps: int = setting(SiteStudyConfig, "steps", help="Maximum DAS steps per setting."),
+    batch_size: int = setting(SiteStudyConfig, "batch_size", help="Pairs per step."),
+    train_pairs: int = setting(SiteStudyConfig, "train_pairs"),
+    validation_pairs: int = setting(SiteStudyConfig, "validation_pairs",
+                                    help="Pairs that pick the best step and the best setting."),
+    test_pairs: int = setting(SiteStudyConfig, "test_pairs", help="Held-out pairs, scored once per setting."),
+    seed: int = setting(SiteStudyConfig, "seed"),
     out: Path = typer.Option(RUNS / "site_study", help="Run folder."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Where does the model carry the variable? Held-out DAS IIA per site, scheme and k; the best on validation is named."""
-    cfg = SiteStudyConfig(models=models, variable=variable, sites=name_list(sites) or None, modes=_modes(modes),
+    cfg = SiteStudyConfig(models=models, variable=variable, sites=name_list(sites or "") or None, modes=_modes(modes),
                           ks=int_list(ks, "--ks"), steps=steps, batch_size=batch_size, train_pairs=train_pairs,
                           validation_pairs=validation_pairs, test_pairs=test_pairs, seed=seed)
     claim_folder(out, "site study", cfg, overwrite=overwrite)

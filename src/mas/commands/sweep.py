@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 
 from mas.commands._shared import (
-    ALIGN_LR,
     JSON_HELP,
     RAY_ADDRESS,
     RUNS,
@@ -19,31 +18,32 @@ from mas.commands._shared import (
     int_list,
     note_resume,
     out_console,
+    setting,
 )
+from mas.experiments.sweep import SweepSpec, check_table, headline, run_sweep
 
 
 @command
 def sweep(
     models: list[Path] = typer.Argument(..., help="Two model folders written by `mas train`."),
-    methods: str = typer.Option(
-        "das,mas,stitch", help="Comma list of das, mas, stitch, clmas, latent_stitch, behavioural_stitch."
-    ),
-    ks: str = typer.Option("1,4,16,64", help="Subspace sizes k of the rotation methods."),
-    ranks: str = typer.Option("1,4,16,128", help="Ranks r of the stitches (the width means full rank)."),
-    seeds: str = typer.Option("0", help="Alignment seeds (initialisation, batches, pairs)."),
-    steps: int = typer.Option(300, help="Training steps per job (fewer when validation is solved)."),
-    lr: float = typer.Option(ALIGN_LR, help="Peak learning rate (cosine-decayed)."),
-    batch_size: int = typer.Option(128, help="Pairs per direction per step."),
-    site: str = typer.Option("hidden"),
-    inaccessible: int = typer.Option(1, help="Model never trained behaviourally into (clmas and the stitches)."),
-    epsilon: float = typer.Option(1.0, help="Weight ε of the counterfactual-latent loss."),
+    methods: str = setting(SweepSpec, "methods",
+                           help="Comma list of das, mas, stitch, clmas, latent_stitch, behavioural_stitch."),
+    ks: str = setting(SweepSpec, "ks"),
+    ranks: str = setting(SweepSpec, "ranks"),
+    seeds: str = setting(SweepSpec, "seeds"),
+    steps: int = setting(SweepSpec, "steps"),
+    lr: float = setting(SweepSpec, "lr", help="Peak learning rate (cosine-decayed)."),
+    batch_size: int = setting(SweepSpec, "batch_size"),
+    site: str = setting(SweepSpec, "site"),
+    inaccessible: int = setting(SweepSpec, "inaccessible",
+                                help="Model never trained behaviourally into (clmas and the stitches)."),
+    epsilon: float = setting(SweepSpec, "cl_weight", "--epsilon"),
     table: Optional[Path] = typer.Option(None, help="JSONL table (default runs/sweeps/<time>.jsonl); reuse it to resume."),
     workers: Optional[int] = WORKERS,
     ray_address: Optional[str] = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Run every (method, size, seed) job not yet in TABLE, appending one row per finished job."""
-    from mas.experiments.sweep import SweepSpec, check_table, headline, run_sweep
     from mas.runner import open_runner
 
     spec = SweepSpec(

@@ -8,37 +8,42 @@ from typing import Optional
 
 import typer
 
-from mas.commands._shared import JSON_HELP, RUNS, command, emit_json, int_list, log_line, note_resume, out_console
+from mas.commands._shared import (
+    JSON_HELP,
+    RUNS,
+    command,
+    emit_json,
+    int_list,
+    log_line,
+    note_resume,
+    out_console,
+    setting,
+)
+from mas.models.training import TrainConfig
 from mas.tasks import TASKS
 
 
 @command
 def train(
-    task: str = typer.Option("multi_object", help=f"Task family: {', '.join(TASKS)}."),
-    arch: str = typer.Option("gru", help="gru or transformer."),
-    seed: int = typer.Option(0),
+    task: str = setting(TrainConfig, "task", help=f"Task family: {', '.join(TASKS)}."),
+    arch: str = setting(TrainConfig, "arch"),
+    seed: int = setting(TrainConfig, "seed"),
     out: Optional[Path] = typer.Option(None, help="Model folder (default runs/models/TASK-ARCH-sSEED)."),
-    max_steps: int = typer.Option(6000, help="Stop here if the held-out target is not reached."),
-    lr: float = typer.Option(1e-3),
-    weight_decay: float = typer.Option(0.0, help="Decoupled (AdamW) weight decay."),
-    width: int = typer.Option(128, help="Hidden width (and embedding width) of the model."),
-    eval_every: int = typer.Option(100, help="Steps between held-out checks; the training state is saved at each."),
-    heldout: Optional[str] = typer.Option(
-        None, help="Comma-separated sizes never trained on ('' for none); the task's own by default (4,9,14,17)."
+    max_steps: int = setting(TrainConfig, "max_steps"),
+    lr: float = setting(TrainConfig, "lr"),
+    weight_decay: float = setting(TrainConfig, "weight_decay"),
+    width: int = setting(TrainConfig, "width"),
+    eval_every: int = setting(TrainConfig, "eval_every"),
+    heldout: Optional[str] = setting(
+        TrainConfig, "heldout_counts", "--heldout",
+        help="Comma-separated sizes never trained on ('' for none); the task's own by default (4,9,14,17).",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a model in OUT trained with other settings."),
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Train a task model until it solves held-out counts (reuses a finished one, resumes an interrupted one)."""
     from mas.models.checkpoint import load_checkpoint
-    from mas.models.training import (
-        TrainConfig,
-        check_train_config,
-        claim_model_folder,
-        is_finished,
-        model_folder,
-        train_task_model,
-    )
+    from mas.models.training import check_train_config, claim_model_folder, is_finished, model_folder, train_task_model
 
     sizes = None if heldout is None else int_list(heldout, "held-out sizes")
     cfg = TrainConfig(task=task, arch=arch, seed=seed, max_steps=max_steps, lr=lr, weight_decay=weight_decay,

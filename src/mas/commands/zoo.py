@@ -8,16 +8,8 @@ from typing import Optional
 
 import typer
 
-from mas.commands._shared import (
-    ALIGN_LR,
-    JSON_HELP,
-    OVERWRITE_HELP,
-    RUNS,
-    command,
-    emit_json,
-    out_console,
-    print_matrix,
-)
+from mas.align import AlignConfig
+from mas.commands._shared import JSON_HELP, OVERWRITE_HELP, RUNS, command, emit_json, out_console, print_matrix, setting
 from mas.run_folder import claim_folder
 
 
@@ -30,7 +22,7 @@ def zoo(
     site: str = typer.Option("hidden", help="One site for all models, or one per model, comma-separated."),
     k: int = typer.Option(16, help="Size of the swapped aligned subspace."),
     steps: int = typer.Option(600, help="Training steps (each trains about n of the n² directions)."),
-    lr: float = typer.Option(ALIGN_LR, help="Peak learning rate (cosine-decayed)."),
+    lr: float = setting(AlignConfig, "lr", help="Peak learning rate (cosine-decayed)."),
     batch_size: int = typer.Option(64, help="Pairs per direction per step."),
     direction_sampling: str = typer.Option(
         "derangement", help="derangement (n directions a step) or all (n² a step)."),
@@ -46,7 +38,6 @@ def zoo(
     Writes results.json, iia.json, iia.csv, cka.csv, rsa.csv, rotations.safetensors, zoo.png (the
     clustered heat maps) and embedding.png. With --add-to, the other options come from that run.
     """
-    from mas.align import AlignConfig
     from mas.experiments.zoo import ZooAddition, ZooJob, add_to_zoo, read_zoo, run_zoo, zoo_align_config
 
     folder_name = time.strftime("%Y%m%d-%H%M%S")

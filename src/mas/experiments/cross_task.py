@@ -16,7 +16,6 @@ misfit, or a variable a task lacks, is a one-line MasError.
 from __future__ import annotations
 
 import copy
-import math
 import time
 from pathlib import Path
 from typing import Literal
@@ -67,7 +66,8 @@ def fitted_source(source: CausalModel, target: CausalModel, s_var: str, t_var: s
     for task, var in ((source, s_var), (target, t_var)):
         if var not in task.variables:
             raise MasError(f"task {task.name!r} has no variable {var!r} (has {', '.join(task.variables)})")
-    if _fits(source, target, s_var, t_var) or getattr(source, "max_count", math.inf) > target.value_range(t_var)[1]:
+    largest = source.max_count
+    if _fits(source, target, s_var, t_var) or largest is None or largest > target.value_range(t_var)[1]:
         return source
     narrowed = copy.copy(source)
     while not _fits(narrowed, target, s_var, t_var) and narrowed.max_count > 1:

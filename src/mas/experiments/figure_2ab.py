@@ -39,6 +39,7 @@ from mas.align import AlignConfig
 from mas.evaluate import bootstrap_interval
 from mas.experiments.activations import check_similarity_inputs, model_activations, repeated_similarity
 from mas.experiments.alignment import AlignmentJob, run_alignment
+from mas.experiments.outputs import OUTPUTS
 from mas.io import read_json, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.models.transformer import TransformerModel
@@ -153,13 +154,13 @@ def run_figure_2ab(
     summary = summarize_rows(rows)
     results = {"summary": summary, "rows": rows, "seconds": round(time.perf_counter() - start, 1),
                "mas_seconds": round(sum(r["seconds"] for r in mas), 1), "config": cfg.model_dump(mode="json")}
-    with staged_folder(out, "figure 2ab", cfg) as folder:
+    with staged_folder(out, OUTPUTS["2ab"].marker, cfg) as folder:
         for seed, comparison in runs:
             name = comparison.run_name(seed)
             shutil.copytree(parts / name, folder / "mas" / name)
-        write_json(folder / "results.json", results)
-        write_csv(folder / "table.csv", rows, COLUMNS)
-        plot_figure_2ab(summary, cfg, folder / "figure_2ab.png")
+        write_json(folder / OUTPUTS["2ab"].results, results)
+        write_csv(folder / OUTPUTS["2ab"].csv, rows, COLUMNS)
+        plot_figure_2ab(summary, cfg, folder / OUTPUTS["2ab"].png)
     return results
 
 

@@ -19,6 +19,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from mas.evaluate import bootstrap_interval
+from mas.experiments.outputs import OUTPUTS
 from mas.experiments.sweep import SweepFigure, SweepSpec, figure_rows, write_figure
 from mas.plots import interval_yerr, plt, save_figure
 from mas.runner import JobRunner
@@ -42,7 +43,7 @@ class Figure2d(SweepFigure):
     }
 
     ks: list[int] = Field(min_length=1, description="subspace sizes k of DAS and MAS")
-    ranks: list[int] = Field(min_length=1, description="stitch ranks r")
+    ranks: list[int] = Field(min_length=1, description="stitch ranks r (128, the width, is full rank)")
     methods: list[Literal["das", "mas", "stitch", "affine_stitch"]] = Field(
         min_length=1, description="das, mas, stitch (orthogonal), affine_stitch")
 
@@ -127,4 +128,4 @@ def run_figure_2d(
 
     columns = ["method", "size", "pair", "seed", "self", "cross", "iia_0->0", "iia_1->1", "iia_0->1", "iia_1->0",
                "steps", "stop_reason", "selected_step", "seconds"]
-    return write_figure(config, rows, out, table, "figure_2d", draw, columns, time.perf_counter() - start)
+    return write_figure(config, rows, out, table, OUTPUTS["2d"], draw, columns, time.perf_counter() - start)

@@ -22,10 +22,12 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from mas.align.methods import MethodName
 from mas.align.trainer import check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import bootstrap_interval
-from mas.experiments.sweep import Method, SweepFigure, SweepSpec, check_inaccessible, figure_rows, write_figure
+from mas.experiments.outputs import OUTPUTS
+from mas.experiments.sweep import SweepFigure, SweepSpec, check_inaccessible, figure_rows, write_figure
 from mas.io import write_csv
 from mas.plots import interval_yerr, plt, save_figure
 from mas.runner import JobRunner
@@ -64,7 +66,7 @@ class Figure3a(SweepFigure):
     epsilon_grid: list[float] = Field(min_length=1, description="ε tried when cl_weight is None")
     max_extensions: int = Field(3, ge=0, description="times the ε grid may grow past an edge the choice landed on")
     cl_target: Literal["matched", "source_sequence"]
-    stitches: list[Method] = Field(description="the stitch baselines trained")
+    stitches: list[MethodName] = Field(description="the stitch baselines trained")
     latent_sequences: int = Field(2000, ge=1)
 
     @field_validator("cl_weight")
@@ -219,4 +221,4 @@ def run_figure_3a(
 
     columns = ["method", "size", "pair", "seed", "cl_weight", "access", "no_access", "steps", "stop_reason",
                "selected_step", "latent_pairs", "latent_pairs_dropped", "seconds"]
-    return write_figure(config, rows, out, table, "figure_3a", draw, columns, time.perf_counter() - start)
+    return write_figure(config, rows, out, table, OUTPUTS["3a"], draw, columns, time.perf_counter() - start)

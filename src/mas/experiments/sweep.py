@@ -6,17 +6,8 @@ resumes where it stopped: rows already in the table for the same settings are sk
 are plain data and run on a `mas.runner` job runner (in this process, or on Ray workers); rows are
 written by this process alone, as jobs finish, and returned in job order whatever ran them.
 
-Methods:
-- das: one rotation per model, only the self directions 0->0 and 1->1 (two DAS runs in one).
-- mas: one rotation per model, all four directions.
-- stitch: a rank-r orthogonal stitch (no bias, the reference's form) per cross direction, trained on
-  behaviour; affine_stitch: the same with a free affine map (see `mas.align.stitching`).
-- clmas, latent_stitch, behavioural_stitch: one model is inaccessible (behaviour is never trained
-  into it). CLMAS: behaviour into the accessible model, ε × CL loss into the inaccessible one.
-  Latent stitch: a stitch into the inaccessible model trained on the CL loss alone. Behavioural
-  stitch: a stitch into the accessible model. Stitches are scored the other way by their
-  transpose (orthogonal) or pseudo-inverse (affine_latent_stitch, affine_behavioural_stitch). As in
-  the paper, the kept parameters are those with the best No Access validation IIA.
+The methods (DAS, MAS, the stitches, CLMAS), what each trains and how it is scored, are
+`mas.align.methods`; a sweep runs them over a grid.
 """
 
 from __future__ import annotations
@@ -25,7 +16,6 @@ import copy
 import hashlib
 import json
 import time
-from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, Sequence
@@ -33,23 +23,14 @@ from typing import Any, Callable, ClassVar, Literal, Sequence
 import torch
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from mas.align import (
-    AlignConfig,
-    AlignmentTrainer,
-    Direction,
-    Interchange,
-    LatentPairs,
-    LinearStitch,
-    all_directions,
-    attach_latents,
-    record_latents,
-)
+from mas.align import AlignConfig, AlignmentTrainer, Interchange, LatentPairs, attach_latents, record_latents
 from mas.align.counterfactual_latents import counterfactual_values, source_sequence_latents, trimmed
-from mas.align.maps import SiteMap
+from mas.align.methods import METHODS, MethodName
 from mas.align.trainer import FitResult, check_cl_weight
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, scores_json
 from mas.experiments.alignment import load_task_models, shared_task
+from mas.experiments.outputs import FigureOutputs
 from mas.io import atomic_write_bytes, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.progress import JobLog
@@ -65,16 +46,9 @@ from mas.runner import JobRunner, Resources
 from mas.tasks import CausalModel
 from mas.tasks.pairs import PairSet, build_pairs
 
-Method = Literal[
-    "das", "mas", "stitch", "clmas", "latent_stitch", "behavioural_stitch",
-    "affine_stitch", "affine_latent_stitch", "affine_behavioural_stitch",
-]
-AFFINE = "affine_"
-STITCHES = ("stitch", "latent_stitch", "behavioural_stitch", *(AFFINE + m for m in ("stitch", "latent_stitch", "behavioural_stitch")))
-
 
 class SweepJob(BaseModel):
-    method: Method
+    method: MethodName
     size: int = Field(ge=1, description="k for rotation methods, the rank r for stitches")
     seed: int
 
@@ -83,17 +57,19 @@ class SweepSpec(BaseModel):
     """Two models, the grid (methods × sizes × seeds) and the settings every job shares."""
 
     models: list[Path] = Field(min_length=2, max_length=2)
-    site: str = "hidden"
+    site: str = Field("hidden", description="the site aligned in both models")
     variables: list[str] = Field(default_factory=lambda: ["count"])
     mode: Literal["single", "stepwise"] = "single"
-    methods: list[Method] = Field(default_factory=lambda: ["das", "mas", "stitch"], min_length=1)
-    ks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64])
-    ranks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64])
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    steps: int = Field(400, ge=1)
-    lr: float = Field(3e-3, gt=0)
+    methods: list[MethodName] = Field(default_factory=lambda: ["das", "mas", "stitch"], min_length=1)
+    ks: list[int] = Field(default_factory=lambda: [1, 4, 16, 64], description="subspace sizes k of the rotation methods")
+    ranks: list[int] = Field(default_factory=lambda: [1, 4, 16, 128],
+                             description="ranks r of the stitches (the width means full rank)")
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1,
+                             description="alignment seeds (initialisation, batches, pairs)")
+    steps: int = Field(300, ge=1, description="training steps per job (fewer when validation is solved)")
+    lr: float = Field(AlignConfig.model_fields["lr"].default, gt=0)
     lr_schedule: Literal["cosine", "constant"] = "cosine"
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(128, ge=1, description="pairs per direction per step")
     eval_every: int = Field(50, ge=1)
     patience: int | None = Field(None, ge=1, description="evaluations without improvement before a job stops (see AlignConfig)")
     stopping: Literal["validation", "reference"] = Field("validation", description="see AlignConfig.stopping")
@@ -101,7 +77,7 @@ class SweepSpec(BaseModel):
     validation_pairs: int = Field(256, ge=1)
     test_pairs: int = Field(1000, ge=1)
     inaccessible: int = Field(1, description="index of the model behaviour is never trained into")
-    cl_weight: float = 1.0
+    cl_weight: float = Field(1.0, description="weight ε of the counterfactual-latent loss")
     whole_state: bool = Field(
         True, description="keep only pairs whose counterfactual state is the source's whole causal state, "
         "so a stitch, which overwrites the whole target state, can be exact; e.g. Multi-Object pairs in one phase",
@@ -135,7 +111,7 @@ class SweepSpec(BaseModel):
         for seed in self.seeds:
             for i in range(max(len(self.ks), len(self.ranks))):
                 for m in self.methods:
-                    grid = self.ranks if m in STITCHES else self.ks
+                    grid = self.ranks if METHODS[m].sized_by == "rank" else self.ks
                     if i < len(grid):
                         jobs.append(SweepJob(method=m, size=grid[i], seed=seed))
         return jobs
@@ -190,10 +166,12 @@ def check_table(path: Path, flag: str = "--table") -> Path:
     return Path(path)
 
 
-def claim_sweep_figure(out: Path, table: Path | None, name: str, figure: SweepFigure, overwrite: bool) -> Path:
+def claim_sweep_figure(
+    out: Path, table: Path | None, outputs: FigureOutputs, figure: SweepFigure, overwrite: bool
+) -> Path:
     """Check a sweep figure's models folder, run folder and table (default OUT.rows.jsonl beside OUT); returns the table."""
     check_models_dir(figure.models_dir)
-    claim_folder(out, name, figure, overwrite=overwrite)
+    claim_folder(out, outputs.marker, figure, overwrite=overwrite)
     return check_table(table or Path(out).with_name(f"{Path(out).name}.rows.jsonl"))
 
 
@@ -201,41 +179,6 @@ def append_row(path: Path, row: dict) -> None:
     """Rewrite the table with one more row, atomically: a crash leaves the old table or the new one."""
     old = Path(path).read_bytes() if Path(path).exists() else b""
     atomic_write_bytes(Path(path), old + (json.dumps(row, sort_keys=True) + "\n").encode())
-
-
-@dataclass
-class Plan:
-    """What one job trains and scores."""
-
-    site_map: SiteMap
-    behaviour: list[Direction]
-    latent: list[Direction]
-    scored: list[Direction]
-    select: list[Direction] | None = None
-
-
-def plan(job: SweepJob, spec: SweepSpec, widths: list[int]) -> Plan:
-    inac, acc = spec.inaccessible, 1 - spec.inaccessible
-    no_access, access = (acc, inac), (inac, acc)
-    rank = None if job.size == min(widths) else job.size
-
-    affine = job.method.startswith(AFFINE)
-    method = job.method.removeprefix(AFFINE)
-
-    def stitch(directions: list[Direction]) -> LinearStitch:
-        return LinearStitch(tuple(directions), rank=rank, bias=affine, form="affine" if affine else "orthogonal")
-
-    if method == "das":
-        return Plan(Interchange(job.size), [(0, 0), (1, 1)], [], [(0, 0), (1, 1)])
-    if method == "mas":
-        return Plan(Interchange(job.size), all_directions(2), [], all_directions(2))
-    if method == "stitch":
-        return Plan(stitch([(0, 1), (1, 0)]), [(0, 1), (1, 0)], [], [(0, 1), (1, 0)])
-    if method == "clmas":
-        return Plan(Interchange(job.size), [(acc, acc), access], [no_access, (inac, inac)], all_directions(2), [no_access])
-    if method == "latent_stitch":
-        return Plan(stitch([no_access]), [], [no_access], [access, no_access], [no_access])
-    return Plan(stitch([access]), [access], [], [access, no_access], [no_access])
 
 
 class SweepContext:
@@ -341,7 +284,8 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     start = time.perf_counter()
     sites = [spec.site, spec.site]
     widths = context.widths()
-    job_plan = plan(job, spec, widths)
+    job_plan = METHODS[job.method].plan(job.size, widths, spec.inaccessible)
+    routes = job_plan.routes
     config = AlignConfig(
         k=job.size if isinstance(job_plan.site_map, Interchange) else 1, steps=spec.steps, lr=spec.lr,
         batch_size=spec.batch_size, seed=job.seed, eval_every=spec.eval_every, cl_weight=spec.cl_weight,
@@ -349,12 +293,12 @@ def run_job(context: SweepContext, job: SweepJob) -> dict:
     )
     trainer = AlignmentTrainer(context.adapters, sites, config, job_plan.site_map, state_cache=context.states)
     train, validation, test = context.pairs(job.seed)
-    latents = {d: context.latents(job.seed) for d in job_plan.latent}
+    latents = {d: context.latents(job.seed) for d in routes.latent}
     fit = trainer.fit(
-        {d: train for d in job_plan.behaviour}, {d: validation for d in job_plan.scored},
-        show_progress=False, latents=latents, select=job_plan.select,
+        {d: train for d in routes.behaviour}, {d: validation for d in routes.scored},
+        show_progress=False, latents=latents, select=routes.select,
     )
-    scores = evaluate_iia(trainer, fit.rotations, {d: test for d in job_plan.scored})
+    scores = evaluate_iia(trainer, fit.rotations, {d: test for d in routes.scored})
     iia = scores_json(scores)
     row = {
         "method": job.method, "size": job.size, "seed": job.seed, "iia": iia, "token_iia": scores_json(scores, "token"),
@@ -401,12 +345,12 @@ def run_sweep(
     todo = [j for j in jobs if row_key(fingerprint, j) not in done]
     context = SweepContext(spec) if context is None else context.lend(spec)
     widths = context.widths()
-    plans = [plan(job, spec, widths) for job in todo]
+    plans = [METHODS[job.method].plan(job.size, widths, spec.inaccessible) for job in todo]
     for job_plan in plans:  # refuse the whole grid, then pairs that find no latents, before any row is written
         job_plan.site_map.check(widths)
     for job, job_plan in zip(todo, plans):  # built once here, so jobs on workers share them
         context.read_states(job.seed)
-        if job_plan.latent:
+        if job_plan.routes.latent:
             context.latents(job.seed)
     log = JobLog(len(jobs), len(jobs) - len(todo), show_progress)
     for index, row in (runner or JobRunner()).map(run_job, context, todo, Resources(cpus=1)):
@@ -469,7 +413,7 @@ class SweepFigure(BaseModel):
     models_dir: Path = Path("runs/models")
     model_seeds: list[int] = Field(min_length=2, description="GRU seeds; every pair of them is aligned")
     seeds: list[int] = Field(min_length=1, description="alignment seeds per model pair")
-    lr: float = Field(gt=0)
+    lr: float = Field(gt=0, description="learning rate")
     lr_schedule: Literal["cosine", "constant"]
     batch_size: int = Field(ge=1, description="pairs per direction per step")
     steps: int = Field(ge=1, description="step ceiling of every job")
@@ -541,19 +485,20 @@ def figure_rows(
 
 
 def write_figure(
-    figure: SweepFigure, rows: list[dict], out: Path, table: Path, name: str, draw: Callable[[list[dict], Path], dict],
-    columns: Sequence[str], seconds: float,
+    figure: SweepFigure, rows: list[dict], out: Path, table: Path, outputs: FigureOutputs,
+    draw: Callable[[list[dict], Path], dict], columns: Sequence[str], seconds: float,
 ) -> dict:
-    """Write OUT/<name>.png, .csv and .json; `draw(rows, png)` plots and returns the summary merged into the JSON.
+    """Write the figure's PNG, CSV and JSON into OUT; `draw(rows, png)` plots and returns the summary merged
+    into the JSON.
 
     The CSV holds one row per sweep row, per-direction IIA flattened into `iia_<direction>` columns.
     """
-    with staged_folder(out, name, figure) as folder:
-        summary = {**draw(rows, folder / f"{name}.png"), "rows": rows, "config": figure.model_dump(mode="json"),
+    with staged_folder(out, outputs.marker, figure) as folder:
+        summary = {**draw(rows, folder / outputs.png), "rows": rows, "config": figure.model_dump(mode="json"),
                    "protocol": figure.protocol_table(), "table": str(table), "seconds": round(seconds, 2)}
         flat = [{**r, **{f"iia_{k}": v for k, v in r.get("iia", {}).items()}} for r in rows]
-        write_csv(folder / f"{name}.csv", flat, columns)
-        write_json(folder / f"{name}.json", summary)
+        write_csv(folder / outputs.csv, flat, columns)
+        write_json(folder / outputs.results, summary)
     return summary
 
 
@@ -562,7 +507,7 @@ def run_sweep_figure(
     spec: Callable[[list[Path]], SweepSpec | list[SweepSpec]],
     out: Path,
     table: Path,
-    name: str,
+    outputs: FigureOutputs,
     draw: Callable[[list[dict], Path], dict],
     columns: Sequence[str],
     show_progress: bool = True,
@@ -571,7 +516,7 @@ def run_sweep_figure(
     """`figure_rows`, then `write_figure`."""
     start = time.perf_counter()
     rows = figure_rows(figure, spec, table, show_progress, runner)
-    return write_figure(figure, rows, out, table, name, draw, columns, time.perf_counter() - start)
+    return write_figure(figure, rows, out, table, outputs, draw, columns, time.perf_counter() - start)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
@@ -50,15 +50,15 @@ EVAL_STREAM = 10**9
 
 class TrainConfig(BaseModel):
     task: str = "multi_object"
-    arch: Arch = "gru"
+    arch: Arch = Field("gru", description="the architecture: " + " or ".join(get_args(Arch)))
     seed: int = Field(0, ge=0, lt=SEED_LIMIT)
-    width: int = Field(128, ge=1)
-    max_steps: int = Field(6000, ge=1, lt=EVAL_STREAM)
+    width: int = Field(128, ge=1, description="hidden width (and embedding width) of the model")
+    max_steps: int = Field(6000, ge=1, lt=EVAL_STREAM, description="stop here if the held-out target is not reached")
     batch_size: int = Field(128, ge=1)
     lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
     weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False, description="decoupled (AdamW) weight decay")
     warmup: int = Field(100, ge=0)
-    eval_every: int = Field(100, ge=1)
+    eval_every: int = Field(100, ge=1, description="steps between held-out checks; the training state is saved at each")
     eval_sequences: int = Field(500, ge=1)
     target_accuracy: float = Field(0.99, gt=0, le=1)
     heldout_counts: list[int] | None = Field(None, description="sizes never trained on; the task's own by default")
@@ -93,7 +93,7 @@ def check_train_config(cfg: TrainConfig) -> list[int]:
 def _size_range(task: CausalModel) -> tuple[int, int]:
     """The sizes a task draws: its size variable's range from 1, capped at `max_count` where it has one."""
     lo, hi = task.value_range(task.variables[0])
-    return max(lo, 1), min(hi, getattr(task, "max_count", hi))
+    return max(lo, 1), hi if task.max_count is None else min(hi, task.max_count)
 
 
 def heldout_policy(heldout: list[int]) -> str:

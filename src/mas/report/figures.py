@@ -14,6 +14,7 @@ from typing import Callable
 from mas.experiments.figure_2ab import bar_values
 from mas.experiments.figure_2d import paired_gaps
 from mas.experiments.figure_3a import chosen_rows
+from mas.experiments.outputs import OUTPUTS, FigureOutputs
 from mas.report.verdict import Claim
 
 # "MAS close to DAS": the largest gap in IIA (DAS minus MAS, same model pair and seed) still called close.
@@ -24,16 +25,20 @@ MARGIN = 0.02
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """A figure's run folder (under the runs folder), its files, the command that makes it, its claims."""
+    """A figure, its run folder and files (declared once in `mas.experiments.outputs`), the command that
+    makes it, and its claims."""
 
     name: str
     title: str
-    folder: str
-    results: str
-    png: str
-    csv: str
-    command: str
     claims: Callable[[dict], list[Claim]]
+
+    @property
+    def outputs(self) -> FigureOutputs:
+        return OUTPUTS[self.name]
+
+    @property
+    def command(self) -> str:
+        return f"mas figure {self.name}"
 
 
 def _claims_2ab(results: dict) -> list[Claim]:
@@ -122,14 +127,9 @@ def _claims_3b(results: dict) -> list[Claim]:
 
 
 FIGURES = (
-    FigureSpec("2ab", "Figures 2a/2b: MAS beside CKA and RSA", "figure_2ab", "results.json", "figure_2ab.png",
-               "table.csv", "mas figure 2ab", _claims_2ab),
-    FigureSpec("2c", "Figure 2c: toxic and non-toxic fine-tunes", "figure_2c", "results.json", "figure_2c.png",
-               "iia.csv", "mas figure 2c", _claims_2c),
-    FigureSpec("2d", "Figure 2d: IIA against k (DAS, MAS) and rank (stitching)", "figure_2d", "figure_2d.json",
-               "figure_2d.png", "figure_2d.csv", "mas figure 2d", _claims_2d),
-    FigureSpec("3a", "Figure 3a: one model cannot be intervened on", "figure_3a", "figure_3a.json", "figure_3a.png",
-               "figure_3a.csv", "mas figure 3a", _claims_3a),
-    FigureSpec("3b", "Figure 3b: transfer of the count across task families", "figure_3b", "results.json",
-               "figure_3b.png", "table.csv", "mas figure 3b", _claims_3b),
+    FigureSpec("2ab", "Figures 2a/2b: MAS beside CKA and RSA", _claims_2ab),
+    FigureSpec("2c", "Figure 2c: toxic and non-toxic fine-tunes", _claims_2c),
+    FigureSpec("2d", "Figure 2d: IIA against k (DAS, MAS) and rank (stitching)", _claims_2d),
+    FigureSpec("3a", "Figure 3a: one model cannot be intervened on", _claims_3a),
+    FigureSpec("3b", "Figure 3b: transfer of the count across task families", _claims_3b),
 )

@@ -22,13 +22,13 @@ def collect(runs: Path) -> list[dict]:
     """Per figure: whether it has finished under `runs`, and if so its results, judged claims and files."""
     figures = []
     for spec in FIGURES:
-        folder = Path(runs) / spec.folder
+        folder = Path(runs) / spec.outputs.folder
         entry = {"figure": spec.name, "title": spec.title, "folder": str(folder),
                  "command": f"{spec.command} --out {folder}"}
-        if not (folder / spec.results).is_file():
+        if not (folder / spec.outputs.results).is_file():
             figures.append({**entry, "finished": False})
             continue
-        results = read_json(folder / spec.results)
+        results = read_json(folder / spec.outputs.results)
         config = results.get("config", {})
         try:
             claims = [claim.judge() for claim in spec.claims(results)]
@@ -101,7 +101,7 @@ def _section(spec: FigureSpec, entry: dict) -> str:
     parts = [f"<h2>{html.escape(spec.title)}</h2>",
              f"<p>run folder {html.escape(str(folder))}; wall time {seconds}; seeds "
              f"{html.escape(json.dumps(entry['seeds']))}</p>",
-             _png(folder / spec.png)]
+             _png(folder / spec.outputs.png)]
     if entry["problem"]:
         parts.append(f"<p>{html.escape(entry['problem'])}</p>")
     if entry["claims"]:
@@ -110,7 +110,7 @@ def _section(spec: FigureSpec, entry: dict) -> str:
         parts.append(protocol_table(entry["config"], entry["protocol"]))
     settings = [[key, json.dumps(value)] for key, value in entry["config"].items()]
     parts.append(f"<details><summary>settings</summary>{_table(['setting', 'value'], settings)}</details>")
-    parts.append(f"<details><summary>table ({html.escape(spec.csv)})</summary>{_csv_table(folder / spec.csv)}</details>")
+    parts.append(f"<details><summary>table ({html.escape(spec.outputs.csv)})</summary>{_csv_table(folder / spec.outputs.csv)}</details>")
     return "\n".join(parts)
 
 

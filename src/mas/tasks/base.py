@@ -37,6 +37,9 @@ class CausalModel(ABC):
     variables: ClassVar[tuple[str, ...]]
     # Sizes never trained on, kept to test that a trained model generalises.
     heldout_sizes: ClassVar[tuple[int, ...]] = (4, 9, 14, 17)
+    # The largest size (demo count) the task draws, for a task whose sizes are counted; None otherwise.
+    # Training caps its sizes at it, and a cross-task source is narrowed by lowering it.
+    max_count: int | None = None
 
     @property
     @abstractmethod
