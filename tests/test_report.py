@@ -126,9 +126,18 @@ def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
     rows_3b = [{"family": "rounding", "variable": "count", "seed": 0, "das_family": 0.99, "ref->family": 0.6}]
     (bound,) = claims["3b"]({"rows": rows_3b})
     assert bound.judge()["verdict"] == "not established"  # one run
-    rows_3b = [{"family": family, "variable": variable, "seed": seed, "das_family": 0.97 + 0.01 * seed,
-                "ref->family": 0.5 + 0.02 * seed} for family, variable in (("rounding", "count"),
-                ("same_object", "remaining.remaining")) for seed in range(3)]
-    judged = [c.judge() for c in claims["3b"]({"rows": rows_3b})]
-    assert [(c["ours"]["n"], c["verdict"]) for c in judged] == [(3, "holds"), (3, "holds")]  # one value per seed
-    assert "remaining.remaining" in claims["3b"]({"rows": rows_3b})[1].ours_label
+
+    def rows_of(gap: float) -> list[dict]:
+        """Two model pairs × two seeds of Rounding at DAS − transfer ≈ `gap`, and a supplementary bar."""
+        return [{"family": family, "variable": variable, "supplementary": extra, "pair": f"mo-s{p}|x-s{p}",
+                 "seed": seed, "das_family": 0.9, "ref->family": 0.9 - gap - 0.005 * (p + seed)}
+                for family, variable, extra in (("rounding", "count+phase", False),
+                                                ("same_object", "remaining.remaining", True))
+                for p in range(2) for seed in range(2)]
+
+    # Non-inferiority on paired gaps: a transfer equal to DAS holds (strict "above" never could); a transfer
+    # above DAS by more than the margin does not; the supplementary bar is not judged.
+    for gap, expected in ((0.0, "holds"), (0.3, "holds"), (-0.1, "does not hold")):
+        judged = [c.judge() for c in claims["3b"]({"rows": rows_of(gap)})]
+        assert [(c["ours"]["n"], c["relation"], c["verdict"]) for c in judged] == [(4, "at_least", expected)]
+        assert judged[0]["resampled"] == "model pairs, then runs within each"
