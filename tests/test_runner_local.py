@@ -133,7 +133,7 @@ def test_figure_2c_fine_tunes_on_ray_match_in_process(ray_runner: JobRunner, tmp
     word_tokenizer(words).save_pretrained(base)
     texts = {label: [" ".join(f"w{(i * 3 + j + label) % 20}" for j in range(12)) for i in range(8)] for label in (0, 1)}
     cfg = Figure2cConfig(base_model=str(base), toxic=1, nontoxic=1, finetune_steps=3, finetune_lr=1e-2,
-                         finetune_length=12, finetune_batch=2, lora_rank=0).with_profile(layers=2)
+                         finetune_length=12, finetune_batch=2, lora_rank=0).with_profile(width=32)
     weights = {}
     for name, runner in (("here", JobRunner()), ("ray", ray_runner)):
         folders = finetune_copies(cfg, tmp_path / name, texts, log=lambda line: None, runner=runner)
