@@ -97,7 +97,7 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     args = ["figure", "2c", "--base-model", str(model_folders[0]), "--data", str(tmp_path / "data.csv"),
             "--prompts", str(tmp_path / "data.csv"), "--toxic", "2", "--nontoxic", "1", "--finetune-steps", "2",
             "--finetune-lr", "1e-2", "--finetune-batch", "2", "--finetune-accumulate", "2", "--heldout-texts", "8",
-            "--site", "layers.1", "--k", "4", "--length", "24", "--align-steps", "2",
+            "--site", "layers.1", "--k", "4", "--length", "24", "--prompt-length", "12", "--align-steps", "2",
             "--align-batch", "2", "--pairs", "6", "--test-pairs", "4", "--out", str(tmp_path / "fig"), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -42,7 +42,9 @@ def figure_2c(
     lora_rank: Optional[int] = typer.Option(None, help="0 = full fine-tuning."),
     site: Optional[str] = typer.Option(None, help="MAS site: embed (the profiles' choice) or layers.<i>."),
     k: Optional[int] = typer.Option(None, help="Aligned subspace size (profiles: half the width)."),
-    length: Optional[int] = typer.Option(None, help="Tokens per MAS prompt."),
+    length: Optional[int] = typer.Option(None, help="Tokens per MAS sequence."),
+    prompt_length: Optional[int] = typer.Option(
+        None, help="Prompt tokens each model continues greedily to --length (profiles: half of it)."),
     align_steps: Optional[int] = typer.Option(None, help="MAS training steps."),
     align_batch: Optional[int] = typer.Option(None, help="Pairs per direction per MAS step."),
     align_lr: Optional[float] = typer.Option(None, help="MAS learning rate."),
@@ -66,8 +68,8 @@ def figure_2c(
     cfg = Figure2cConfig(
         base_model=base_model, gguf_file=gguf_file, data=data, prompts=prompts, toxic=toxic, nontoxic=nontoxic,
         finetune_steps=finetune_steps, finetune_lr=finetune_lr, finetune_batch=finetune_batch,
-        finetune_accumulate=finetune_accumulate, heldout_texts=heldout_texts, lora_rank=lora_rank, site=site, k=k, length=length,
-        align_steps=align_steps, align_batch=align_batch, align_lr=align_lr, pairs=pairs, test_pairs=test_pairs, seed=seed,
+        finetune_accumulate=finetune_accumulate, heldout_texts=heldout_texts, lora_rank=lora_rank, site=site, k=k,
+        length=length, prompt_length=prompt_length, align_steps=align_steps, align_batch=align_batch, align_lr=align_lr, pairs=pairs, test_pairs=test_pairs, seed=seed,
         profile=profile,
     )
     claim_folder(out, FIGURE_2C, overwrite=overwrite)

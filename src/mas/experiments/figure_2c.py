@@ -5,7 +5,8 @@ texts (label 0), as the reference did: each copy on its own disjoint share of it
 with its own seed, full fine-tuning at a high rate with a large effective batch (gradient
 accumulation). Each copy's held-out loss on toxic and non-toxic texts, beside the base model's,
 shows that the fine-tunes moved away from the base and from each other. Stepwise MAS then aligns
-all of them at once at the embeddings (k = half the width: at a later site, positions after t
+all of them at once on sequences each model writes itself (a prompt continued greedily; the
+labels are the source's own next tokens) at the embeddings (k = half the width: at a later site, positions after t
 still read the target's unpatched lower layers, which caps IIA) and the n×n IIA matrix is
 summarised by group: toxic↔toxic, non-toxic↔non-toxic and toxic↔non-toxic, beside the
 untrained-rotation control.
@@ -40,6 +41,7 @@ from mas.experiments.lm_alignment import LMAlignmentJob, matrix_csv, run_lm_alig
 from mas.io import atomic_write_bytes, read_json, write_json
 from mas.lm.data import load_texts
 from mas.lm.finetune import FinetuneConfig, finetune, heldout_loss, texts_digest
+from mas.lm.pairs import MARGIN
 from mas.lm.smollm2 import smollm2_gguf
 from mas.plots import iia_heatmap
 from mas.progress import JobLog
@@ -69,6 +71,7 @@ class Figure2cConfig(BaseModel):
     site: str | None = None
     k: int | None = Field(None, ge=1)
     length: int | None = Field(None, ge=21)
+    prompt_length: int | None = Field(None, ge=1, description="prompt tokens each model continues greedily to `length`")
     align_steps: int | None = Field(None, ge=1)
     align_batch: int | None = Field(None, ge=1)
     align_lr: float | None = Field(None, gt=0)
@@ -100,17 +103,18 @@ def cpu_profile(width: int) -> dict:
     """
     return dict(
         toxic=2, nontoxic=2, finetune_steps=16, finetune_lr=6e-4, finetune_length=32, finetune_batch=4,
-        finetune_accumulate=1, heldout_texts=16, lora_rank=0, site="embed", k=width // 2, length=32, align_steps=30,
+        finetune_accumulate=1, heldout_texts=16, lora_rank=0, site="embed", k=width // 2, length=32, prompt_length=16,
+        align_steps=30,
         align_batch=2, align_lr=2e-3, pairs=16, test_pairs=12,
     )
 
 
 def paper_profile(width: int) -> dict:
     """The reference's setting, for a GPU: 3 + 3 copies, 600 full fine-tuning steps of 24 × 4 texts of 64
-    tokens at lr 6e-4; MAS at the embeddings with k = width / 2 at lr 2e-3."""
+    tokens at lr 6e-4; MAS at the embeddings with k = width / 2 at lr 2e-3, on 32-token prompts each model continues to 64."""
     return dict(
         toxic=3, nontoxic=3, finetune_steps=600, finetune_lr=6e-4, finetune_length=64, finetune_batch=24,
-        finetune_accumulate=4, heldout_texts=256, lora_rank=0, site="embed", k=width // 2, length=64,
+        finetune_accumulate=4, heldout_texts=256, lora_rank=0, site="embed", k=width // 2, length=64, prompt_length=32,
         align_steps=1000, align_batch=16, align_lr=2e-3, pairs=512, test_pairs=128,
     )
 
@@ -239,6 +243,9 @@ def preflight(cfg: Figure2cConfig) -> tuple[Figure2cConfig, dict[int, list[str]]
     if cfg.k > base_config.hidden_size:
         raise MasError(f"k = {cfg.k} is larger than the width ({base_config.hidden_size}) of {cfg.base()}")
     _finetune_config(cfg, cfg.seed).check()
+    if cfg.prompt_length is not None and cfg.prompt_length > cfg.length - MARGIN:
+        raise MasError(f"prompts of {cfg.prompt_length} tokens leave no room to continue to --length {cfg.length} "
+                       f"(at most {cfg.length - MARGIN})")
     texts = {label: load_texts(cfg.data, label=label) for label in GROUPS.values()}
     copy_texts(cfg, texts)
     for label in GROUPS.values():
@@ -277,6 +284,7 @@ def run_figure_2c(
     finetune_seconds = time.perf_counter() - start
     job = LMAlignmentJob(
         models=[str(f) for f in folders], names=names, site=cfg.site, data=cfg.prompts, length=cfg.length,
+        prompt_length=cfg.prompt_length,
         train_pairs=cfg.pairs, test_pairs=cfg.test_pairs,
         align=AlignConfig(k=cfg.k, steps=cfg.align_steps, lr=cfg.align_lr, batch_size=cfg.align_batch, seed=cfg.seed,
                           eval_every=max(1, cfg.align_steps // 10)),
