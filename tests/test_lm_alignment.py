@@ -105,6 +105,12 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     assert np.isfinite(np.array(summary["token_matrix"], dtype=float)).all()
     assert set(summary["groups"]) == {"toxic<->toxic", "toxic<->nontoxic", "self"}
     assert summary["groups"]["toxic<->nontoxic"]["n"] == 4
+    # pairwise runs (one per model pair, four directions) beside the joint one: 3 pairs of 3 models
+    assert summary["pairwise_groups"]["toxic<->nontoxic"]["n"] == 4 and summary["pairwise_groups"]["self"]["n"] == 3
+    saved = json.loads((tmp_path / "fig" / "results.json").read_text())
+    assert np.isfinite(np.array(saved["pairwise_token_matrix"], dtype=float)).all()
+    assert sorted(p.name for p in (tmp_path / "fig" / "mas-pairs").iterdir()) == [
+        "toxic-0+nontoxic-0", "toxic-0+toxic-1", "toxic-1+nontoxic-0"]
     # Held-out losses of the base and of every copy: full fine-tuning at lr 1e-2 moves each copy off the base.
     losses = summary["heldout_loss"]
     assert set(losses) == {"base", "toxic-0", "toxic-1", "nontoxic-0"}

@@ -122,6 +122,10 @@ def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
     matrix = [[1.0, 0.8, 0.2], [0.7, 1.0, 0.3], [0.25, 0.35, 1.0]]
     (toxic,) = claims["2c"]({"models": names, "token_matrix": matrix})
     assert sorted(toxic.ours) == [0.7, 0.8] and sorted(toxic.other) == [0.2, 0.25, 0.3, 0.35]
+    pairwise = [[1.0, 0.9, 0.1], [0.85, 1.0, 0.15], [0.1, 0.2, 1.0]]
+    joint, paired = claims["2c"]({"models": names, "token_matrix": matrix, "pairwise_token_matrix": pairwise})
+    assert sorted(joint.ours) == [0.7, 0.8] and "pairwise" in paired.text
+    assert sorted(paired.ours) == [0.85, 0.9] and sorted(paired.other) == [0.1, 0.1, 0.15, 0.2]
 
     rows_3b = [{"family": "rounding", "variable": "count", "seed": 0, "das_family": 0.99, "ref->family": 0.6}]
     (bound,) = claims["3b"]({"rows": rows_3b})

@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass
-from itertools import product
+from itertools import combinations, product
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -77,6 +77,7 @@ class Figure2cConfig(BaseModel):
     align_lr: float | None = Field(None, gt=0)
     pairs: int | None = Field(None, ge=1)
     test_pairs: int | None = Field(None, ge=1)
+    pairwise: bool = Field(True, description="also one alignment per model pair (four directions), as the reference ran")
     seed: int = 0
     profile: Literal["auto", "cpu", "paper"] = Field(
         "auto", description="auto: the paper's on a GPU or for any other base, the CPU profile for the shipped GGUF on a CPU")
@@ -267,6 +268,28 @@ def heldout_losses(cfg: Figure2cConfig, folders: dict[str, Path]) -> dict[str, d
     return out
 
 
+def pairwise_matrix(
+    job: LMAlignmentJob, adapters: list[HFAdapter], tokenizer: object, out: Path, log: Callable[[str], None]
+) -> dict:
+    """One alignment per model pair (its four directions, its own rotations), as the reference ran them: the
+    n×n token IIA matrix whose cell (s, t) comes from the run of {s, t}, the diagonal averaged over a
+    model's runs, and the mean untrained-rotation control."""
+    n = len(adapters)
+    cells: dict[tuple[int, int], list[float]] = {}
+    controls = []
+    for a, b in combinations(range(n), 2):
+        names = [job.labels()[a], job.labels()[b]]
+        pair_job = job.model_copy(update={"models": [job.models[a], job.models[b]], "names": names})
+        result = run_lm_alignment(pair_job, out / f"{names[0]}+{names[1]}", adapters=[adapters[a], adapters[b]],
+                                  tokenizer=tokenizer)
+        for (i, s), (j, t) in product(enumerate((a, b)), repeat=2):
+            cells.setdefault((s, t), []).append(result["token_matrix"][i][j])
+        controls.append(result["control_token_mean"])
+        log(f"pairwise MAS {names[0]} + {names[1]}: {result['token_matrix'][0][1]:.3f} / {result['token_matrix'][1][0]:.3f}")
+    token = [[float(np.mean(cells[(s, t)])) for t in range(n)] for s in range(n)]
+    return {"token": token, "control": float(np.mean(controls))}
+
+
 def run_figure_2c(
     cfg: Figure2cConfig, out: Path, log: Callable[[str], None] = print, runner: JobRunner | None = None
 ) -> dict:
@@ -290,7 +313,9 @@ def run_figure_2c(
                           eval_every=max(1, cfg.align_steps // 10)),
     )
     adapters = [HFAdapter(f, name=n, cache_states=True, device=model_device(i)) for i, (f, n) in enumerate(zip(folders, names))]
-    mas = run_lm_alignment(job, out / "mas", adapters=adapters, tokenizer=load_tokenizer(folders[0]))
+    tokenizer = load_tokenizer(folders[0])
+    mas = run_lm_alignment(job, out / "mas", adapters=adapters, tokenizer=tokenizer)
+    pairwise = pairwise_matrix(job, adapters, tokenizer, out / "mas-pairs", log) if cfg.pairwise else None
     results = {
         "models": names,
         "token_matrix": mas["token_matrix"],
@@ -298,6 +323,9 @@ def run_figure_2c(
         "groups": group_summary(mas["token_matrix"], names),
         "trial_groups": group_summary(mas["trial_matrix"], names),
         "control_token_mean": mas["control_token_mean"],
+        **({} if pairwise is None else {"pairwise_token_matrix": pairwise["token"],
+                                         "pairwise_groups": group_summary(pairwise["token"], names),
+                                         "pairwise_control_token_mean": pairwise["control"]}),
         "heldout_loss": losses,
         "finetune_seconds": round(finetune_seconds, 1),
         "align_seconds": mas["seconds"],

@@ -67,15 +67,22 @@ def _claims_2ab(results: dict) -> list[Claim]:
 
 
 def _claims_2c(results: dict) -> list[Claim]:
-    names, matrix = results["models"], results["token_matrix"]
+    """On the joint run of all models and, where run, on the pairwise runs (one per model pair, the reference's way)."""
+    matrices = [("", results["token_matrix"])]
+    if "pairwise_token_matrix" in results:
+        matrices.append((" (pairwise runs)", results["pairwise_token_matrix"]))
+    names = results["models"]
     group = [name.split("-")[0] for name in names]
-    cells: dict[str, list[float]] = {"same": [], "mixed": []}
-    for s, t in product(range(len(names)), repeat=2):
-        if s != t and "toxic" in (group[s], group[t]):
-            cells["same" if group[s] == group[t] else "mixed"].append(matrix[s][t])
-    return [Claim("2c", "Toxic fine-tunes have higher IIA with each other than with non-toxic ones",
-                  "token IIA, toxic ↔ toxic (one value per direction)", cells["same"], "above",
-                  "token IIA, toxic ↔ non-toxic", cells["mixed"])]
+    claims = []
+    for how, matrix in matrices:
+        cells: dict[str, list[float]] = {"same": [], "mixed": []}
+        for s, t in product(range(len(names)), repeat=2):
+            if s != t and "toxic" in (group[s], group[t]):
+                cells["same" if group[s] == group[t] else "mixed"].append(matrix[s][t])
+        claims.append(Claim("2c", f"Toxic fine-tunes have higher IIA with each other than with non-toxic ones{how}",
+                            f"token IIA, toxic ↔ toxic{how} (one value per direction)", cells["same"], "above",
+                            f"token IIA, toxic ↔ non-toxic{how}", cells["mixed"]))
+    return claims
 
 
 def _claims_2d(results: dict) -> list[Claim]:
