@@ -5,11 +5,11 @@ texts (label 0), as the reference did: each copy on its own disjoint share of it
 with its own seed, full fine-tuning at a high rate with a large effective batch (gradient
 accumulation). Each copy's held-out loss on toxic and non-toxic texts, beside the base model's,
 shows that the fine-tunes moved away from the base and from each other. Stepwise MAS then aligns
-all of them at once on sequences each model writes itself (a prompt continued greedily; the
-labels are the source's own next tokens) at the embeddings (k = half the width: at a later site, positions after t
-still read the target's unpatched lower layers, which caps IIA) and the n×n IIA matrix is
-summarised by group: toxic↔toxic, non-toxic↔non-toxic and toxic↔non-toxic, beside the
-untrained-rotation control.
+all of them at once, and each pair on its own as the reference did, on sequences each model
+writes itself (a prompt continued greedily; the labels are the source's own next tokens) at the
+embeddings (k = half the width: at a later site, positions after t still read the target's
+unpatched lower layers, which caps IIA). Each n×n IIA matrix is summarised by group:
+toxic↔toxic, non-toxic↔non-toxic and toxic↔non-toxic, beside the untrained-rotation control.
 
 Two profiles set the defaults. The paper's (any Hugging Face base, for a GPU): 3 + 3 copies, 600
 steps of 24 × 4 = 96 texts of 64 tokens at lr 6e-4. The CPU one, for the shipped SmolLM2-135M
@@ -105,14 +105,14 @@ def cpu_profile(width: int) -> dict:
     return dict(
         toxic=2, nontoxic=2, finetune_steps=16, finetune_lr=6e-4, finetune_length=32, finetune_batch=4,
         finetune_accumulate=1, heldout_texts=16, lora_rank=0, site="embed", k=width // 2, length=32, prompt_length=16,
-        align_steps=30,
-        align_batch=2, align_lr=2e-3, pairs=16, test_pairs=12,
+        align_steps=30, align_batch=2, align_lr=2e-3, pairs=16, test_pairs=12,
     )
 
 
 def paper_profile(width: int) -> dict:
     """The reference's setting, for a GPU: 3 + 3 copies, 600 full fine-tuning steps of 24 × 4 texts of 64
-    tokens at lr 6e-4; MAS at the embeddings with k = width / 2 at lr 2e-3, on 32-token prompts each model continues to 64."""
+    tokens at lr 6e-4; MAS at the embeddings with k = width / 2 at lr 2e-3, on 32-token prompts each model
+    continues to 64."""
     return dict(
         toxic=3, nontoxic=3, finetune_steps=600, finetune_lr=6e-4, finetune_length=64, finetune_batch=24,
         finetune_accumulate=4, heldout_texts=256, lora_rank=0, site="embed", k=width // 2, length=64, prompt_length=32,
