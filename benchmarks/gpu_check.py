@@ -18,7 +18,8 @@ Figures (seconds measured after the GPU has finished its queued work):
 - das: a `mas` DAS step on SmolLM2 block 6, against the bare forward + backward from the site upward
   (an edit that adds a trainable vector, on the same cached states), and against pyvene's step
   (benchmarks/bench_pyvene.py, run on the same device).
-- figure_2c: `mas figure 2c` with 2 + 2 copies and short fine-tuning and alignment, on the device.
+- figure_2c: `mas figure 2c --profile paper` on the device (it should take at most 10 minutes on one
+  H100), with each copy's held-out losses.
 """
 
 from __future__ import annotations
@@ -162,22 +163,23 @@ def pyvene_figures(device, steps: int) -> dict | None:  # type: ignore[no-untype
 
 
 def figure_2c(base: str | None, device, smoke: bool, folder: Path) -> dict:  # type: ignore[no-untyped-def]
-    """A small Figure 2c (2 + 2 copies, short fine-tuning and alignment) through the `mas` command."""
-    args = [sys.executable, "-m", "mas", "figure", "2c", "--toxic", "2", "--nontoxic", "2", "--device", str(device),
-            "--out", str(folder), "--json", "--quiet"]
+    """Figure 2c through the `mas` command: the whole paper profile (3 + 3 copies, 600 steps of 24 × 4 texts,
+    MAS at the embeddings on self-written sequences), which should finish within 10 minutes on one H100;
+    under --cpu-smoke 2 + 2 copies of a tiny model, a few steps."""
+    args = [sys.executable, "-m", "mas", "figure", "2c", "--device", str(device), "--out", str(folder), "--json",
+            "--quiet"]
     if smoke:
-        args += ["--base-model", str(base), "--profile", "cpu", "--site", "layers.6", "--k", "8",
-                 "--finetune-steps", "4", "--align-steps", "4", "--pairs", "8", "--test-pairs", "4"]
+        args += ["--base-model", str(base), "--profile", "cpu", "--toxic", "2", "--nontoxic", "2", "--site", "layers.6",
+                 "--k", "8", "--finetune-steps", "4", "--align-steps", "4", "--pairs", "8", "--test-pairs", "4"]
     else:
-        args += ["--profile", "paper", "--finetune-steps", "100", "--align-steps", "150", "--pairs", "128",
-                 "--test-pairs", "64"]
+        args += ["--profile", "paper"]
     start = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return {"seconds": round(time.perf_counter() - start, 1), "groups": result["groups"],
-            "control_token_mean": result["control_token_mean"]}
+            "control_token_mean": result["control_token_mean"], "heldout_loss": result["heldout_loss"]}
 
 
 def cuda_tests(smoke: bool) -> dict:

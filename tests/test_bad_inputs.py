@@ -82,7 +82,7 @@ SEED_FLAGS = [
                                     "similarity", "site-study", "figure 2ab", "figure 2c", "zoo")),
     *((name, "--seeds") for name in ("sweep", "figure 2ab", "figure 2d", "figure 3a", "figure 3b")),
     ("figure 2ab", "--gru-seeds"), ("figure 2ab", "--transformer-seeds"),
-    ("figure 3b", "--reference-seed"), ("figure 3b", "--family-seed"),
+    ("figure 3b", "--model-seeds"),
 ]
 
 

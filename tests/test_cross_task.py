@@ -32,7 +32,7 @@ def _check_labels(source: CausalModel, target: CausalModel, s_var: str, t_var: s
         value = source.trace(s_tokens)[s_pos][s_var]
         lo, hi = target.value_range(t_var)
         assert lo <= value <= hi
-        state = {**target.trace(tokens[: t_pos + 1])[-1], t_var: value}
+        state = target.intervene({**target.trace(tokens[: t_pos + 1])[-1], t_var: value})
         assert tokens[-1] == EOS
         for j in range(t_pos, len(tokens) - 1):
             demanded = target.emit(state)
@@ -49,22 +49,23 @@ def test_pairs_in_both_directions_follow_the_targets_rules(family: str) -> None:
     reference, other = make_task("multi_object"), make_task(family)
     variable = other.variables[0]
     for source, target, s_var, t_var in ((reference, other, "count", variable), (other, reference, variable, "count")):
-        pairs, _ = direction_pairs(source, target, s_var, t_var, JOB, seed=(0, 0, 1))
+        pairs, _ = direction_pairs(source, target, [s_var], [t_var], JOB, seed=(0, 0, 1))
         assert len(pairs["train"]) == 40
-        _check_labels(fitted_source(source, target, s_var, t_var), target, s_var, t_var, pairs["train"])
+        _check_labels(fitted_source(source, target, [s_var], [t_var]), target, s_var, t_var, pairs["train"])
 
 
 @pytest.mark.parametrize("family", ["rounding", "modulo"])
 def test_a_response_phase_swap_sets_the_number_of_answers(family: str) -> None:
     """After T the count is the number of R's still to come, whatever the rule did before."""
     source, target = make_task("multi_object"), make_task(family)
-    pairs = direction_pairs(source, target, "count", "count", JOB, seed=(1, 0, 1))[0]["train"]
+    pairs = direction_pairs(source, target, ["count"], ["count"], JOB, seed=(1, 0, 1))[0]["train"]
     checked = 0
     for i in range(len(pairs)):
         s_tokens, tokens, _, s_pos, t_pos = _rows(pairs, i)
         if t_pos >= tokens.index(target.token("T")):
             rest = tokens[t_pos + 1 :]
-            assert rest.count(target.token("R")) == source.trace(s_tokens)[s_pos]["count"]
+            count = source.trace(s_tokens)[s_pos]["count"]  # Modulo takes a written count mod 4 again
+            assert rest.count(target.token("R")) == (count % 4 if family == "modulo" else count)
             checked += 1
     assert checked > 0
 
@@ -72,8 +73,8 @@ def test_a_response_phase_swap_sets_the_number_of_answers(family: str) -> None:
 def test_rounding_sources_are_narrowed_to_fit_multi_object() -> None:
     rounding, multi = make_task("rounding"), make_task("multi_object")
     assert rounding.value_range("count") == (0, 21)
-    assert fitted_source(rounding, multi, "count", "count").value_range("count") == (0, 19)
-    pairs, used = direction_pairs(rounding, multi, "count", "count", JOB, seed=(0, 1, 0))
+    assert fitted_source(rounding, multi, ["count"], ["count"]).value_range("count") == (0, 19)
+    pairs, used = direction_pairs(rounding, multi, ["count"], ["count"], JOB, seed=(0, 1, 0))
     assert used == "0..19"
     demo_counts = [_rows(pairs["train"], i)[0].index(rounding.token("T")) - 1 for i in range(40)]
     assert max(demo_counts) <= 19
@@ -91,7 +92,7 @@ def test_rounding_sources_are_narrowed_to_fit_multi_object() -> None:
 )
 def test_bad_mappings_are_one_line_errors(source: CausalModel, target: CausalModel, s_var: str, t_var: str, message: str) -> None:
     with pytest.raises(MasError, match=message) as err:
-        direction_pairs(source, target, s_var, t_var, JOB, seed=(0, 0, 1))
+        direction_pairs(source, target, [s_var], [t_var], JOB, seed=(0, 0, 1))
     assert "\n" not in str(err.value)
 
 
@@ -113,11 +114,11 @@ def test_tiny_cross_task_mas_gives_a_finite_matrix(tmp_path: Path) -> None:
 def test_same_object_pairs_follow_the_remaining_count() -> None:
     """With Same-Object described by its remaining count, labels follow that count, not the rising-falling one."""
     configs = [TaskModelConfig(arch="gru", task=task, vocab_size=1, width=1) for task in ("multi_object", "same_object")]
-    job = JOB.model_copy(update={"variables": ["count", "remaining"], "causal_models": [None, "remaining"]})
+    job = JOB.model_copy(update={"variables": [["count"], ["remaining"]], "causal_models": [None, "remaining"]})
     reference, same = causal_models(job, configs)
     assert isinstance(same, RemainingCount) and isinstance(reference, MultiObject)
-    into, _ = direction_pairs(reference, same, "count", "remaining", job, seed=(0, 0, 1))
-    out_of, _ = direction_pairs(same, reference, "remaining", "count", job, seed=(0, 1, 0))
+    into, _ = direction_pairs(reference, same, ["count"], ["remaining"], job, seed=(0, 0, 1))
+    out_of, _ = direction_pairs(same, reference, ["remaining"], ["count"], job, seed=(0, 1, 0))
     _check_labels(reference, same, "count", "remaining", into["train"])
     _check_labels(same, reference, "remaining", "count", out_of["train"])
     trigger = same.token("T")
@@ -135,3 +136,21 @@ def test_same_object_pairs_follow_the_remaining_count() -> None:
         assert same.trace(s_tokens)[s_pos]["remaining"] == expected
     with pytest.raises(MasError, match="no causal model 'juggling'"):
         causal_models(job.model_copy(update={"causal_models": [None, "juggling"]}), configs)
+
+
+def test_whole_state_pairs_carry_count_and_phase() -> None:
+    """Count and phase both swapped: the source's phase decides whether the target answers (cross-phase pairs)."""
+    rounding, multi = make_task("rounding"), make_task("multi_object")
+    state = ["count", "phase"]
+    assert fitted_source(rounding, multi, state, state).value_range("count") == (0, 19)
+    pairs, _ = direction_pairs(multi, rounding, state, state, JOB, seed=(0, 0, 1))
+    crossed = 0
+    for i in range(len(pairs["train"])):
+        s_tokens, tokens, _, s_pos, t_pos = _rows(pairs["train"], i)
+        source = multi.trace(s_tokens)[s_pos]
+        target_phase = rounding.trace(tokens)[t_pos]["phase"]
+        if source["phase"] != target_phase:
+            crossed += 1
+            if source["phase"] == 1:  # the answer starts at once: exactly the source's count of R's, then EOS
+                assert tokens[t_pos + 1:] == [rounding.token("R")] * source["count"] + [EOS]
+    assert crossed > 0

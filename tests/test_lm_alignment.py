@@ -96,7 +96,8 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     (tmp_path / "data.csv").write_text("\n".join(rows))
     args = ["figure", "2c", "--base-model", str(model_folders[0]), "--data", str(tmp_path / "data.csv"),
             "--prompts", str(tmp_path / "data.csv"), "--toxic", "2", "--nontoxic", "1", "--finetune-steps", "2",
-            "--finetune-lr", "1e-2", "--site", "layers.1", "--k", "4", "--length", "24", "--align-steps", "2",
+            "--finetune-lr", "1e-2", "--finetune-batch", "2", "--finetune-accumulate", "2", "--heldout-texts", "8",
+            "--site", "layers.1", "--k", "4", "--length", "24", "--prompt-length", "12", "--align-steps", "2",
             "--align-batch", "2", "--pairs", "6", "--test-pairs", "4", "--out", str(tmp_path / "fig"), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -104,6 +105,18 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     assert np.isfinite(np.array(summary["token_matrix"], dtype=float)).all()
     assert set(summary["groups"]) == {"toxic<->toxic", "toxic<->nontoxic", "self"}
     assert summary["groups"]["toxic<->nontoxic"]["n"] == 4
+    # pairwise runs (one per model pair, four directions) beside the joint one: 3 pairs of 3 models
+    assert summary["pairwise_groups"]["toxic<->nontoxic"]["n"] == 4 and summary["pairwise_groups"]["self"]["n"] == 3
+    saved = json.loads((tmp_path / "fig" / "results.json").read_text())
+    assert np.isfinite(np.array(saved["pairwise_token_matrix"], dtype=float)).all()
+    assert sorted(p.name for p in (tmp_path / "fig" / "mas-pairs").iterdir()) == [
+        "toxic-0+nontoxic-0", "toxic-0+toxic-1", "toxic-1+nontoxic-0"]
+    # Held-out losses of the base and of every copy: full fine-tuning at lr 1e-2 moves each copy off the base.
+    losses = summary["heldout_loss"]
+    assert set(losses) == {"base", "toxic-0", "toxic-1", "nontoxic-0"}
+    assert all(np.isfinite(v) and v > 0 for loss in losses.values() for v in loss.values())
+    assert all(losses[name] != losses["base"] for name in ("toxic-0", "toxic-1", "nontoxic-0"))
+    assert losses["toxic-0"] != losses["toxic-1"]  # disjoint shares, own seeds
     for name in ("figure_2c.png", "iia.csv", "results.json", "mas/results.json", "models/nontoxic-0/finetune.json"):
         assert (tmp_path / "fig" / name).is_file()
     stamp = (tmp_path / "fig" / "models" / "toxic-1" / "model.safetensors").stat().st_mtime_ns

@@ -74,3 +74,31 @@ def test_pair_sets_cover_all_directions(tokenizer):
     again = build_lm_pair_sets(models_, tokenizer, texts(20, 4), LENGTH, n=6, seed=0)
     assert all(torch.equal(sets[d].tokens, again[d].tokens) for d in sets)
     assert not torch.equal(sets[(0, 0)].tokens, sets[(0, 1)].tokens)
+
+
+def test_self_generated_pairs_follow_each_models_own_greedy_text(tokenizer):
+    """With prompts, each sequence is its model's own greedy continuation; labels are the source's greedy tokens."""
+    models_ = [tiny(0), tiny(1)]
+    prompt = 12
+    sets = build_lm_pair_sets(models_, tokenizer, texts(20, 5), LENGTH, n=5, seed=0, prompt_length=prompt)
+    prompts = tokenize_exact(tokenizer, texts(20, 5), LENGTH)[:, :prompt]
+    for (s, t), pairs in sets.items():
+        source = pairs.source_tokens
+        assert source.shape == (5, LENGTH)
+        # the source's prompt is one of the texts' first tokens, the rest its own step-by-step argmax
+        assert all(any(torch.equal(row[:prompt], p) for p in prompts) for row in source)
+        for i in range(prompt, LENGTH):
+            assert torch.equal(source[:, i], models_[s].run(source[:, :i])[:, -1].argmax(-1))
+        greedy = models_[s].run(source).argmax(-1)
+        kept = pairs.labels != IGNORE
+        assert torch.equal(pairs.labels[kept], greedy[kept])
+        # after the prompt the labels are the source's own next tokens in its sequence
+        for row in range(5):
+            step = int(pairs.source_positions[row].max())
+            assert torch.equal(pairs.labels[row, max(step, prompt - 1):-1], source[row, max(step, prompt - 1) + 1:])
+            # the target's prefix is the target model's own text: its tokens after the prompt are its argmax
+            prefix = pairs.tokens[row, : step + 1]
+            for i in range(prompt, step + 1):
+                assert int(prefix[i]) == int(models_[t].run(prefix[None, :i])[0, -1].argmax())
+    with pytest.raises(MasError, match="leave no room"):
+        build_lm_pair_sets(models_, tokenizer, texts(20, 5), LENGTH, n=5, prompt_length=LENGTH)

@@ -123,16 +123,29 @@ def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
     matrix = [[1.0, 0.8, 0.2], [0.7, 1.0, 0.3], [0.25, 0.35, 1.0]]
     (toxic,) = claims["2c"]({"models": names, "token_matrix": matrix})
     assert sorted(toxic.ours) == [0.7, 0.8] and sorted(toxic.other) == [0.2, 0.25, 0.3, 0.35]
+    pairwise = [[1.0, 0.9, 0.1], [0.85, 1.0, 0.15], [0.1, 0.2, 1.0]]
+    joint, paired = claims["2c"]({"models": names, "token_matrix": matrix, "pairwise_token_matrix": pairwise})
+    assert sorted(joint.ours) == [0.7, 0.8] and "pairwise" in paired.text
+    assert sorted(paired.ours) == [0.85, 0.9] and sorted(paired.other) == [0.1, 0.1, 0.15, 0.2]
 
     rows_3b = [{"family": "rounding", "variable": "count", "seed": 0, "das_family": 0.99, "ref->family": 0.6}]
     (bound,) = claims["3b"]({"rows": rows_3b})
     assert bound.judge()["verdict"] == "not established"  # one run
-    rows_3b = [{"family": family, "variable": variable, "seed": seed, "das_family": 0.97 + 0.01 * seed,
-                "ref->family": 0.5 + 0.02 * seed} for family, variable in (("rounding", "count"),
-                ("same_object", "remaining.remaining")) for seed in range(3)]
-    judged = [c.judge() for c in claims["3b"]({"rows": rows_3b})]
-    assert [(c["ours"]["n"], c["verdict"]) for c in judged] == [(3, "holds"), (3, "holds")]  # one value per seed
-    assert "remaining.remaining" in claims["3b"]({"rows": rows_3b})[1].ours_label
+
+    def rows_of(gap: float) -> list[dict]:
+        """Two model pairs × two seeds of Rounding at DAS − transfer ≈ `gap`, and a supplementary bar."""
+        return [{"family": family, "variable": variable, "supplementary": extra, "pair": f"mo-s{p}|x-s{p}",
+                 "seed": seed, "das_family": 0.9, "ref->family": 0.9 - gap - 0.005 * (p + seed)}
+                for family, variable, extra in (("rounding", "count+phase", False),
+                                                ("same_object", "remaining.remaining", True))
+                for p in range(2) for seed in range(2)]
+
+    # Non-inferiority on paired gaps: a transfer equal to DAS holds (strict "above" never could); a transfer
+    # above DAS by more than the margin does not; the supplementary bar is not judged.
+    for gap, expected in ((0.0, "holds"), (0.3, "holds"), (-0.1, "does not hold")):
+        judged = [c.judge() for c in claims["3b"]({"rows": rows_of(gap)})]
+        assert [(c["ours"]["n"], c["relation"], c["verdict"]) for c in judged] == [(4, "at_least", expected)]
+        assert judged[0]["resampled"] == "model pairs, then runs within each"
 
 
 def test_each_figure_names_its_files_once_for_the_experiment_and_the_report() -> None:

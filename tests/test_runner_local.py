@@ -108,11 +108,12 @@ def test_bad_runner_flags_are_one_line_errors(tiny_gru_folders: list[Path], tmp_
 def test_figure_3b_parts_on_ray_match_in_process(ray_runner: JobRunner, tiny_gru_folders: list[Path],
                                                  tmp_path: Path) -> None:
     config = Figure3bConfig(k=4, steps=3, batch_size=8, train_pairs=32, validation_pairs=8, test_pairs=16)
-    jobs = [config.job(list(tiny_gru_folders), ["multi_object"] * 2, 0),  # a MAS part and a DAS part
-            config.job(tiny_gru_folders[1:], ["multi_object"], 0)]
+    state = config.variable("multi_object")
+    jobs = [config.job(list(tiny_gru_folders), [state] * 2, 0),  # a MAS part and a DAS part
+            config.job(tiny_gru_folders[1:], [state], 0)]
     results = {}
     for name, runner in (("here", JobRunner()), ("ray", ray_runner)):
-        parts = [figure_3b.part(job, tmp_path / name) for job in jobs]
+        parts = [figure_3b.part(job, [state] * len(job.models), tmp_path / name) for job in jobs]
         results[name] = cached_map(runner, figure_3b.run_part, None, parts, figure_3b.describe, show_progress=False)
     assert len(list((tmp_path / "ray").iterdir())) == 2
     assert comparable(results["ray"]) == comparable(results["here"])
@@ -132,7 +133,7 @@ def test_figure_2c_fine_tunes_on_ray_match_in_process(ray_runner: JobRunner, tmp
     word_tokenizer(words).save_pretrained(base)
     texts = {label: [" ".join(f"w{(i * 3 + j + label) % 20}" for j in range(12)) for i in range(8)] for label in (0, 1)}
     cfg = Figure2cConfig(base_model=str(base), toxic=1, nontoxic=1, finetune_steps=3, finetune_lr=1e-2,
-                         finetune_length=12, finetune_batch=2, lora_rank=0).with_profile(layers=2)
+                         finetune_length=12, finetune_batch=2, lora_rank=0).with_profile(width=32)
     weights = {}
     for name, runner in (("here", JobRunner()), ("ray", ray_runner)):
         folders = finetune_copies(cfg, tmp_path / name, texts, log=lambda line: None, runner=runner)

@@ -254,7 +254,7 @@ def check_labels(
         t_s = max(pairs.source_positions[row].tolist())
         t_t = max(pairs.target_positions[row].tolist())
         assert source.intervenable(src, t_s) and target.intervenable(cf, t_t)
-        state = {**target.trace(cf)[t_t], t_var: source.trace(src)[t_s][s_var]}
+        state = target.intervene({**target.trace(cf)[t_t], t_var: source.trace(src)[t_s][s_var]})
         assert all(label == IGNORE for label in labels[:t_t])
         for i in range(t_t, len(cf) - 1):
             assert target.in_range(state)

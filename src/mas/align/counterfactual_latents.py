@@ -102,7 +102,8 @@ def counterfactual_values(
         t_trace = target.trace(trimmed(pairs.tokens[n]))
         slots = []
         for sp, tp in zip(pairs.source_positions[n].tolist(), pairs.target_positions[n].tolist()):
-            slots.append(None if tp < 0 else {**t_trace[tp], **{tv: s_trace[sp][sv] for sv, tv in mapping.items()}})
+            written = None if tp < 0 else {**t_trace[tp], **{tv: s_trace[sp][sv] for sv, tv in mapping.items()}}
+            slots.append(None if written is None else target.intervene(written))
         out.append(slots)
     return out
 

@@ -35,19 +35,28 @@ def figure_2c(
     nontoxic: Optional[int] = typer.Option(None, help="Non-toxic copies."),
     finetune_steps: Optional[int] = typer.Option(None, help="Fine-tuning steps per copy."),
     finetune_lr: Optional[float] = typer.Option(None),
+    finetune_batch: Optional[int] = typer.Option(None, help="Texts per fine-tuning micro-batch."),
+    finetune_accumulate: Optional[int] = typer.Option(
+        None, help="Micro-batches per fine-tuning step (gradient accumulation; effective batch = batch × this)."),
+    heldout_texts: Optional[int] = typer.Option(None, help="Held-out texts per group for each copy's loss."),
     lora_rank: Optional[int] = typer.Option(None, help="0 = full fine-tuning."),
-    site: Optional[str] = typer.Option(None, help="MAS site, e.g. layers.20."),
-    k: Optional[int] = typer.Option(None, help="Aligned subspace size."),
-    length: Optional[int] = typer.Option(None, help="Tokens per MAS prompt."),
+    site: Optional[str] = typer.Option(None, help="MAS site: embed (the profiles' choice) or layers.<i>."),
+    k: Optional[int] = typer.Option(None, help="Aligned subspace size (profiles: half the width)."),
+    length: Optional[int] = typer.Option(None, help="Tokens per MAS sequence."),
+    prompt_length: Optional[int] = typer.Option(
+        None, help="Prompt tokens each model continues greedily to --length (profiles: half of it)."),
     align_steps: Optional[int] = typer.Option(None, help="MAS training steps."),
     align_batch: Optional[int] = typer.Option(None, help="Pairs per direction per MAS step."),
     align_lr: Optional[float] = typer.Option(None, help="MAS learning rate."),
     pairs: Optional[int] = typer.Option(None, help="MAS training pairs per direction."),
     test_pairs: Optional[int] = typer.Option(None, help="Held-out pairs per direction."),
+    pairwise: bool = typer.Option(True, "--pairwise/--joint-only",
+                                  help="Also align every model pair on its own (four directions), as the reference did."),
     seed: int = typer.Option(0),
     profile: str = typer.Option(
-        "auto", help="Defaults of unset options: cpu (2+2 copies, short), paper (3+3 copies, 600 fine-tuning steps, "
-        "MAS at two thirds of the depth), or auto: paper on a GPU or for another base, cpu otherwise."),
+        "auto", help="Defaults of unset options: cpu (2+2 copies, 16 fine-tuning steps, minutes on 2 cores), paper "
+        "(3+3 copies, 600 steps of 24×4 texts at lr 6e-4, for a GPU), or auto: paper on a GPU or for another base, "
+        "cpu otherwise. Both: each copy on its own share of the texts, MAS at the embeddings with k = width/2."),
     out: Path = typer.Option(RUNS / "figure_2c", help="Run folder (fine-tuned models are kept and reused)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
@@ -60,9 +69,10 @@ def figure_2c(
 
     cfg = Figure2cConfig(
         base_model=base_model, gguf_file=gguf_file, data=data, prompts=prompts, toxic=toxic, nontoxic=nontoxic,
-        finetune_steps=finetune_steps, finetune_lr=finetune_lr, lora_rank=lora_rank, site=site, k=k, length=length,
-        align_steps=align_steps, align_batch=align_batch, align_lr=align_lr, pairs=pairs, test_pairs=test_pairs, seed=seed,
-        profile=profile,
+        finetune_steps=finetune_steps, finetune_lr=finetune_lr, finetune_batch=finetune_batch,
+        finetune_accumulate=finetune_accumulate, heldout_texts=heldout_texts, lora_rank=lora_rank, site=site, k=k,
+        length=length, prompt_length=prompt_length, align_steps=align_steps, align_batch=align_batch, align_lr=align_lr,
+        pairs=pairs, test_pairs=test_pairs, pairwise=pairwise, seed=seed, profile=profile,
     )
     claim_folder(out, FIGURE_2C, overwrite=overwrite)
     note_resume(f"finished fine-tunes are kept in {out}/models/; run the same command to resume")
@@ -72,6 +82,15 @@ def figure_2c(
     for key, g in results["groups"].items():
         out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (range {g['min']:.3f}-{g['max']:.3f}, n={g['n']})")
     out_console.print(f"untrained-rotation control: {results['control_token_mean']:.3f}; {results['seconds']:.0f} s; {out}/")
+    if "pairwise_token_matrix" in results:
+        print_matrix("pairwise runs: held-out token IIA (rows: source, columns: target)", results["models"],
+                     results["pairwise_token_matrix"])
+        for key, g in results["pairwise_groups"].items():
+            out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (pairwise, n={g['n']})")
+        out_console.print(f"untrained-rotation control (pairwise): {results['pairwise_control_token_mean']:.3f}")
+    for name, loss in results["heldout_loss"].items():
+        out_console.print(f"held-out loss of {name:>12}: toxic {loss['toxic']:.3f}, non-toxic {loss['nontoxic']:.3f}")
     if json_out:
         emit_json({"token_matrix": results["token_matrix"], "groups": results["groups"],
-                   "control_token_mean": results["control_token_mean"], "seconds": results["seconds"], "run": str(out)})
+                   "control_token_mean": results["control_token_mean"], "heldout_loss": results["heldout_loss"],
+                   "pairwise_groups": results.get("pairwise_groups"), "seconds": results["seconds"], "run": str(out)})

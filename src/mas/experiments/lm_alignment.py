@@ -45,7 +45,11 @@ class LMAlignmentJob(BaseModel):
     site: str = Field("layers.20", description="embed or layers.<i>, the same for every model")
     data: str = Field("insults:test", description="prompt texts: a file, 'insults' or 'insults:test'")
     pairs: str | None = Field(None, description="a JSONL pair file (mas.lm.pair_files) used instead of `data`")
-    length: int = Field(32, ge=2 * MARGIN + 1, description="tokens per prompt")
+    length: int = Field(32, ge=2 * MARGIN + 1, description="tokens per sequence")
+    prompt_length: int | None = Field(
+        None, ge=1, description="when set, every sequence is a model's own greedy continuation of a prompt of this many "
+        "tokens to `length` (the reference's protocol); else natural text cut to `length`",
+    )
     train_pairs: int = Field(64, ge=1, description="training pairs per direction")
     test_pairs: int = Field(32, ge=1, description="held-out pairs per direction")
     dtype: str | None = Field(None, description="model dtype (default float32 on CPU, bfloat16 on GPU)")
@@ -151,8 +155,10 @@ def run_lm_alignment(
     else:
         check_compatible(adapters, job.site)
         train_texts, test_texts = split_texts(texts, seed)
-        train = build_lm_pair_sets(adapters, tokenizer, train_texts, job.length, job.train_pairs, seed=seed)
-        test = build_lm_pair_sets(adapters, tokenizer, test_texts, job.length, job.test_pairs, seed=seed + 1)
+        train = build_lm_pair_sets(adapters, tokenizer, train_texts, job.length, job.train_pairs, seed=seed,
+                                   prompt_length=job.prompt_length)
+        test = build_lm_pair_sets(adapters, tokenizer, test_texts, job.length, job.test_pairs, seed=seed + 1,
+                                  prompt_length=job.prompt_length)
     trainer = AlignmentTrainer(adapters, [job.site] * n, job.align)
     fit = trainer.fit(train, show_progress=show_progress)
     scores = evaluate_iia(trainer, fit.rotations, test, free_running=False, batch_size=EVAL_BATCH)

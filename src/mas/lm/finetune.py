@@ -29,7 +29,8 @@ class FinetuneConfig:
     """Settings of one fine-tuning run; `lora_rank` 0 means full fine-tuning."""
 
     steps: int = 600
-    batch_size: int = 8
+    batch_size: int = 8  # texts per micro-batch
+    accumulate: int = 1  # micro-batches per optimiser step: the effective batch is batch_size × accumulate
     length: int = 64
     lr: float | None = None  # None: 2e-5 for full fine-tuning, 2e-4 for LoRA
     lora_rank: int = 0
@@ -40,7 +41,7 @@ class FinetuneConfig:
     save_dtype: str = "float32"
 
     def check(self) -> None:
-        for name in ("steps", "batch_size", "length"):
+        for name in ("steps", "batch_size", "accumulate", "length"):
             if getattr(self, name) < 1:
                 raise MasError(f"fine-tuning {name} must be at least 1, got {getattr(self, name)}")
         if self.lora_rank < 0:
@@ -57,8 +58,12 @@ class FinetuneConfig:
 def finetune_settings(base: str | PathLike | PreTrainedModel, texts: list[str], config: FinetuneConfig) -> dict:
     """What identifies a fine-tune in its run marker: the base, a digest of the texts, and the settings."""
     name = type(base).__name__ if isinstance(base, PreTrainedModel) else str(base)
-    digest = hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
-    return {"base": name, "texts": digest, "config": asdict(config)}
+    return {"base": name, "texts": texts_digest(texts), "config": asdict(config)}
+
+
+def texts_digest(texts: list[str]) -> str:
+    """A short digest of a text set: which texts a fine-tune saw."""
+    return hashlib.sha256("\0".join(texts).encode()).hexdigest()[:16]
 
 
 def _encode(tokenizer: PreTrainedTokenizerBase, texts: list[str], length: int) -> list[list[int]]:
@@ -116,6 +121,9 @@ def train_steps(
 ) -> list[float]:
     """Run `config.steps` AdamW steps on random batches of `rows`; the loss of each step.
 
+    Each step averages the gradients of `config.accumulate` micro-batches of `config.batch_size`
+    texts, so a large effective batch (the reference's 24 × 4 = 96) fits in a small memory.
+
     On a GPU the host never waits for a step: losses stay on the device and are read (and checked
     for divergence) only every `report_every` steps; AdamW is the fused kernel there.
     """
@@ -133,12 +141,15 @@ def train_steps(
     with progress_bar(progress) as bar:
         task = bar.add_task("fine-tuning", total=config.steps, status="")
         for step in range(1, config.steps + 1):
-            pick = rng.choice(len(data), size=config.batch_size, replace=config.batch_size > len(data))
-            ids, labels = data.batch(pick)
-            with autocast:
-                loss = model(input_ids=ids, labels=labels, use_cache=False).loss
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = torch.zeros((), device=device)
+            for _ in range(config.accumulate):
+                pick = rng.choice(len(data), size=config.batch_size, replace=config.batch_size > len(data))
+                ids, labels = data.batch(pick)
+                with autocast:
+                    part = model(input_ids=ids, labels=labels, use_cache=False).loss / config.accumulate
+                part.backward()
+                loss = loss + part.detach()
             optimizer.step()
             pending.append(loss.detach())
             if step % report_every == 0 or step == config.steps:
@@ -205,3 +216,26 @@ def finetune(
         summary = {"config": asdict(config), "texts": len(rows), "first_loss": losses[0], "last_loss": losses[-1]}
         write_json(tmp / "finetune.json", summary)
     return out
+
+
+@torch.no_grad()
+def heldout_loss(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: list[str], length: int, batch_size: int = 16
+) -> float:
+    """Mean next-token cross-entropy of `model` on `texts` cut to `length` tokens, every scored token weighed
+    alike: how well a fine-tune (or its base) predicts text it never trained on."""
+    rows = _encode(tokenizer, texts, length)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    device = next(model.parameters()).device
+    data = TokenRows(rows, 0 if pad is None else pad, device)
+    total, count = 0.0, 0
+    model.eval()
+    for start in range(0, len(data), batch_size):
+        ids, labels = data.batch(np.arange(start, min(start + batch_size, len(data))))
+        logits = model(input_ids=ids, use_cache=False).logits[:, :-1].float()
+        target = labels[:, 1:]
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                 ignore_index=-100, reduction="sum")
+        total += float(loss)
+        count += int((target != -100).sum())
+    return total / count

@@ -6,6 +6,11 @@ the target reads the source's tokens. If the two models encode the prefix the sa
 should then continue as the source would: the labels at positions >= t are the source model's own
 greedy next tokens on the source prompt. Labels depend on the source model, so each direction
 (source, target) has its own pair set.
+
+With `prompt_length` (the reference's protocol), every sequence is a model's own text: a prompt of
+`prompt_length` tokens continued greedily by that model to `length` tokens. The source's sequence is
+the source's continuation, the target's prefix the target's own, and the labels, the source's
+greedy next tokens, are then the source's own continuation from the prompt on.
 """
 
 from __future__ import annotations
@@ -52,6 +57,20 @@ def greedy_next(model: ModelAdapter, tokens: torch.Tensor, batch_size: int = 32)
         model.run(tokens[i : i + batch_size].to(model.device)).argmax(-1).cpu()
         for i in range(0, len(tokens), batch_size)
     ]
+    return torch.cat(chunks)
+
+
+@torch.no_grad()
+def greedy_continue(model: ModelAdapter, prompts: torch.Tensor, length: int, batch_size: int = 32) -> torch.Tensor:
+    """`prompts` (N, P) continued by the model's own argmax next token to `length` tokens (N, length), on CPU."""
+    if length < prompts.shape[1]:
+        raise MasError(f"cannot continue {prompts.shape[1]}-token prompts to only {length} tokens")
+    chunks = []
+    for i in range(0, len(prompts), batch_size):
+        tokens = prompts[i: i + batch_size].to(model.device)
+        while tokens.shape[1] < length:
+            tokens = torch.cat([tokens, model.run(tokens)[:, -1].argmax(-1, keepdim=True)], dim=1)
+        chunks.append(tokens.cpu())
     return torch.cat(chunks)
 
 
@@ -102,26 +121,41 @@ def build_lm_pair_sets(
     n: int,
     seed: int = 0,
     batch_size: int = 32,
+    prompt_length: int | None = None,
 ) -> dict[tuple[int, int], PairSet]:
     """`n` pairs for each of the n_models² directions (s, t), all models sharing one tokenizer.
 
     Texts are tokenized once. Each source draws its prompts once and runs once for its greedy
     labels; the target prompts and the steps t are drawn afresh, independently, for every direction.
+    With `prompt_length`, texts are cut to prompts of that many tokens and every drawn prompt is
+    continued to `length` by the model whose sequence it becomes (see the module's docstring).
     """
     if n < 1:
         raise MasError("a pair set needs at least one pair")
     if not adapters:
         raise MasError("no models to build pairs for")
-    pool = tokenize_exact(tokenizer, texts, length)
+    if prompt_length is not None and not 0 < prompt_length <= length - MARGIN:
+        raise MasError(f"prompts of {prompt_length} tokens leave no room to continue to {length} (margin {MARGIN})")
+    pool = tokenize_exact(tokenizer, texts, length) if prompt_length is None else _prompts(tokenizer, texts, prompt_length)
     rng = np.random.default_rng(seed)
 
-    def draw() -> torch.Tensor:
-        return pool[torch.from_numpy(rng.choice(len(pool), size=n, replace=n > len(pool)))]
+    def draw(model: ModelAdapter) -> torch.Tensor:
+        drawn = pool[torch.from_numpy(rng.choice(len(pool), size=n, replace=n > len(pool)))]
+        return drawn if prompt_length is None else greedy_continue(model, drawn, length, batch_size)
 
     sets: dict[tuple[int, int], PairSet] = {}
     for s, source in enumerate(adapters):
-        source_tokens = draw()
+        source_tokens = draw(source)
         greedy = greedy_next(source, source_tokens, batch_size)
-        for t in range(len(adapters)):
-            sets[(s, t)] = _pairs(source_tokens, greedy, draw(), rng)
+        for t, target in enumerate(adapters):
+            sets[(s, t)] = _pairs(source_tokens, greedy, draw(target), rng)
     return sets
+
+
+def _prompts(tokenizer: Tokenizer, texts: Sequence[str], prompt_length: int) -> torch.Tensor:
+    """Prompts of exactly `prompt_length` tokens (texts that have that many)."""
+    ids = tokenizer(list(texts), truncation=True, max_length=prompt_length)["input_ids"] if texts else []
+    rows = [row for row in ids if len(row) == prompt_length]
+    if not rows:
+        raise MasError(f"none of the {len(ids)} texts has {prompt_length} tokens to prompt with")
+    return torch.tensor(rows, dtype=torch.long)

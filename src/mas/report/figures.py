@@ -72,15 +72,22 @@ def _claims_2ab(results: dict) -> list[Claim]:
 
 
 def _claims_2c(results: dict) -> list[Claim]:
-    names, matrix = results["models"], results["token_matrix"]
+    """On the joint run of all models and, where run, on the pairwise runs (one per model pair, the reference's way)."""
+    matrices = [("", results["token_matrix"])]
+    if "pairwise_token_matrix" in results:
+        matrices.append((" (pairwise runs)", results["pairwise_token_matrix"]))
+    names = results["models"]
     group = [name.split("-")[0] for name in names]
-    cells: dict[str, list[float]] = {"same": [], "mixed": []}
-    for s, t in product(range(len(names)), repeat=2):
-        if s != t and "toxic" in (group[s], group[t]):
-            cells["same" if group[s] == group[t] else "mixed"].append(matrix[s][t])
-    return [Claim("2c", "Toxic fine-tunes have higher IIA with each other than with non-toxic ones",
-                  "token IIA, toxic ↔ toxic (one value per direction)", cells["same"], "above",
-                  "token IIA, toxic ↔ non-toxic", cells["mixed"])]
+    claims = []
+    for how, matrix in matrices:
+        cells: dict[str, list[float]] = {"same": [], "mixed": []}
+        for s, t in product(range(len(names)), repeat=2):
+            if s != t and "toxic" in (group[s], group[t]):
+                cells["same" if group[s] == group[t] else "mixed"].append(matrix[s][t])
+        claims.append(Claim("2c", f"Toxic fine-tunes have higher IIA with each other than with non-toxic ones{how}",
+                            f"token IIA, toxic ↔ toxic{how} (one value per direction)", cells["same"], "above",
+                            f"token IIA, toxic ↔ non-toxic{how}", cells["mixed"]))
+    return claims
 
 
 def _claims_2d(results: dict) -> list[Claim]:
@@ -114,15 +121,17 @@ def _claims_3a(results: dict) -> list[Claim]:
 
 
 def _claims_3b(results: dict) -> list[Claim]:
-    rows = results["rows"]
+    """Non-inferiority (DAS within the family ≥ the transfer into it) on paired differences, one per model pair and
+    seed; the bootstrap resamples model pairs, then seeds. Supplementary bars are not judged."""
+    rows = [r for r in results["rows"] if not r.get("supplementary")]
     claims = []
     for family in dict.fromkeys(r["family"] for r in rows):
         mine = [r for r in rows if r["family"] == family]
         name = family.replace("_", "-")
-        claims.append(Claim("3b", f"DAS within the {name} GRU bounds the count's transfer into it",
-                            f"DAS IIA, {name} GRU on {mine[0]['variable']} (one value per seed)",
-                            [r["das_family"] for r in mine], "above", "MAS IIA, Multi-Object → family",
-                            [r["ref->family"] for r in mine]))
+        claims.append(Claim("3b", f"DAS within the {name} GRU bounds the transfer into it",
+                            f"DAS ({mine[0]['variable']}) − MAS Multi-Object → {name}, same model pair and seed",
+                            [r["das_family"] - r["ref->family"] for r in mine], "at_least",
+                            "non-inferiority margin", MARGIN, ours_groups=[r.get("pair", "") for r in mine]))
     return claims
 
 

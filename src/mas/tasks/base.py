@@ -70,6 +70,15 @@ class CausalModel(ABC):
     def value_range(self, variable: str) -> tuple[int, int]:
         """The smallest and largest value `variable` may hold in a well-formed sequence."""
 
+    def intervene(self, state: State) -> State:
+        """The state once an intervention has written `state`: the task's own rule applied to the written values.
+
+        Identity by default. A task whose rule rewrites a variable at some point (Modulo takes the
+        count mod 4 at the trigger) applies it again to a state written after that point, so the
+        counterfactual never asks for an answer the task could not give.
+        """
+        return dict(state)
+
     def fresh_input(self, state: State, rng: np.random.Generator, tokens: Sequence[int]) -> int:
         """An input token for `state` when a counterfactual continuation of `tokens` ran past their inputs."""
         raise MasError(f"task {self.name!r} cannot extend a sequence with new inputs")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from mas.tasks.base import State
+from mas.tasks.multi_object import RESPONSE
 from mas.tasks.rounding import TriggerRule
 
 
@@ -15,3 +17,10 @@ class Modulo(TriggerRule):
 
     def respond(self, count: int) -> int:
         return count % self.modulus
+
+    def intervene(self, state: State) -> State:
+        """A count written in the response phase is taken mod 4 again, as the reference's causal model does:
+        a Modulo model never answers with more than 3 R's, whatever count it is handed."""
+        if state["phase"] == RESPONSE:
+            return {**state, "count": self.respond(state["count"])}
+        return dict(state)

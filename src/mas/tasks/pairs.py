@@ -5,7 +5,8 @@ variables (the same task and {"count": "count"} in the common case):
 - single-position: a source position and a target position drawn independently;
 - stepwise: one position t for both; target positions 0..t are patched from the same source positions.
 The counterfactual target sequence is the target's prefix, then what the target's causal model
-produces once the mapped variables hold the source's values. Only pairs whose counterfactual differs
+produces once the mapped variables hold the source's values (passed through the target's
+`CausalModel.intervene`, e.g. Modulo's mod 4 in the response phase). Only pairs whose counterfactual differs
 from what the target would have done are kept (`require_change`), so an intervention that does
 nothing scores zero rather than getting free credit.
 """
@@ -117,7 +118,7 @@ def build_pairs(
             positions = [(i, i) for i in range(t_t + 1)]
         s_state = source.trace(s_tokens)[t_s]
         t_state = target.trace(t_tokens)[t_t]
-        new_state = {**t_state, **{tv: s_state[sv] for sv, tv in mapping.items()}}
+        new_state = target.intervene({**t_state, **{tv: s_state[sv] for sv, tv in mapping.items()}})
         cf = target.continue_from(t_tokens, t_t, new_state, rng)
         if cf is None or (require_change and cf == t_tokens):
             continue

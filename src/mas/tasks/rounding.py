@@ -19,7 +19,8 @@ class TriggerRule(MultiObject):
     """Multi-Object whose count becomes `respond(count)` at T; the answer has that many R's.
 
     Interventions in the demo phase therefore pass through the rule, while interventions in the
-    response phase set the number of R's still to come directly.
+    response phase set the number of R's still to come directly (Modulo's `intervene` takes that
+    number mod 4 again).
 
     No demo size is held out: the rule's answer at a size never trained on is not what its
     neighbours' answers suggest (Rounding answers 4 with 3 R's and 5 with 6; Modulo answers 4 with
