@@ -13,16 +13,12 @@ import typer
 from rich.table import Table
 
 from mas.commands._shared import (
-    ALIGN_SEEDS,
-    BATCH_SIZE,
     BY_PROTOCOL,
     JSON_HELP,
-    LEARNING_RATE,
     OVERWRITE_HELP,
-    PROTOCOL,
+    PROTOCOL_HELP,
     RAY_ADDRESS,
     RUNS,
-    STEP_CEILING,
     WORKERS,
     emit_json,
     figure_command,
@@ -32,6 +28,7 @@ from mas.commands._shared import (
     note_resume,
     optional_list,
     out_console,
+    setting,
     str_list,
 )
 from mas.experiments.figure_3b import BARS, SAME_OBJECT_VARIABLE, Figure3bConfig, parse_variables, run_figure_3b
@@ -41,7 +38,7 @@ from mas.runner import open_runner
 
 @figure_command("3b")
 def figure_3b(
-    protocol: str = PROTOCOL,
+    protocol: str = setting(Figure3bConfig, "protocol", help=PROTOCOL_HELP),
     models_dir: Path = typer.Option(RUNS / "models", help="Where the GRUs are kept (trained when missing)."),
     out: Path = typer.Option(RUNS / "figure_3b", help="Run folder."),
     families: Optional[str] = typer.Option(None, help="Comma-separated task families" + BY_PROTOCOL),
@@ -59,13 +56,13 @@ def figure_3b(
     model_seeds: Optional[str] = typer.Option(
         None, help="GRU seeds of every family; pair i aligns reference GRU i with the family's GRU i (at least 2 "
         "under --protocol paper)" + BY_PROTOCOL),
-    seeds: Optional[str] = ALIGN_SEEDS,
+    seeds: Optional[str] = setting(Figure3bConfig, "seeds", protocol=True),
     k: Optional[int] = typer.Option(None, help="Size of the swapped aligned subspace" + BY_PROTOCOL),
-    steps: Optional[int] = STEP_CEILING,
+    steps: Optional[int] = setting(Figure3bConfig, "steps", protocol=True),
     eval_every: Optional[int] = typer.Option(None, help="Steps between validation checks" + BY_PROTOCOL),
     patience: Optional[int] = typer.Option(None, help="Validation checks without improvement before a run stops" + BY_PROTOCOL),
-    lr: Optional[float] = LEARNING_RATE,
-    batch_size: Optional[int] = BATCH_SIZE,
+    lr: Optional[float] = setting(Figure3bConfig, "lr", help="Learning rate", protocol=True),
+    batch_size: Optional[int] = setting(Figure3bConfig, "batch_size", protocol=True),
     train_pairs: Optional[int] = typer.Option(None, help="Training pairs per direction" + BY_PROTOCOL),
     validation_pairs: Optional[int] = typer.Option(None, help="Validation pairs per direction" + BY_PROTOCOL),
     test_pairs: Optional[int] = typer.Option(None, help="Held-out pairs per direction" + BY_PROTOCOL),
