@@ -11,6 +11,9 @@ a loop is, its n-th call is position n. The user says only how a batch becomes l
 (B, V) for a model that answers once (its answer then counts as the last input position's).
 Models are run teacher-forced: for the trial accuracy that IIA reports, this equals free-running,
 since the first wrong token is wrong in both.
+
+The output of a fused `nn.GRU`/`nn.LSTM`/`nn.RNN` can be read but not written: the layer computes
+every step inside one call, so a state written into its output never reaches its later steps.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ from mas.errors import MasError
 Outputs = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 # (the state a hook found (B, d) or (B, L, d), its call index in this pass) -> the state to hand on
 StateFn = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+# The stepped form of each fused recurrent layer, named when a site is refused.
+STEPPED_CELLS: dict[type[nn.Module], str] = {nn.LSTM: "nn.LSTMCell", nn.GRU: "nn.GRUCell", nn.RNN: "nn.RNNCell"}
 
 
 def _call(module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -59,6 +66,15 @@ class ModuleAdapter(ModelAdapter):
         path = site.split(":", 1)[0]
         if not path or path not in self._paths:
             raise MasError(f"unknown site {site!r} for model {self.name}: no submodule {path!r} (see `.sites`)")
+
+    def check_writable(self, site: str) -> None:
+        """Refuse to write into a fused recurrent layer's output, which its own later steps never read."""
+        self.check_site(site)
+        layer = self._paths[site.split(":", 1)[0]]
+        for fused, cell in STEPPED_CELLS.items():
+            if isinstance(layer, fused):
+                raise MasError(f"site {site!r} is the output of a fused {type(layer).__name__}, whose later steps never "
+                               f"see a state written there; step an {cell} in a loop and use the cell as the site")
 
     def width(self, site: str) -> int:
         if site not in self._widths:
@@ -113,6 +129,7 @@ class ModuleAdapter(ModelAdapter):
         if intervention is None:
             logits = self.outputs(self.module, tokens)
         else:
+            self.check_writable(intervention.site)
 
             def edit(state: torch.Tensor, call: int) -> torch.Tensor:
                 if state.dim() == 3:
