@@ -83,7 +83,8 @@ def main() -> None:
         "ModuleAdapter, whole sequences": (ModuleAdapter(PlainGRU(model), example), "cell"),
         "ModuleAdapter, SteppedModule": (ModuleAdapter(SteppedGRU(model), example), "cell"),
     }
-    rates = {name: steps_per_second(a, site, pairs, args.k, args.batch, args.steps) for name, (a, site) in adapters.items()}
+    rates = {name: steps_per_second(adapter, site, pairs, args.k, args.batch, args.steps)
+             for name, (adapter, site) in adapters.items()}
     base = rates["built-in TaskModelAdapter"]
     for name, rate in rates.items():
         print(f"{name:34s} {rate:6.2f} steps/s  ({rate / base:.2f} of built-in)")

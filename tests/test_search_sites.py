@@ -47,7 +47,8 @@ def test_attention_and_mlp_outputs_of_a_language_model_are_sites() -> None:
     labels = torch.full_like(tokens, -100)
     labels[:, -1] = 5
     at = torch.full((16, 1), 6)
-    pairs = PairSet(source_tokens=tokens.flip(0), tokens=tokens, labels=labels, source_positions=at, target_positions=at)
+    pairs = PairSet(source_tokens=tokens.flip(0), tokens=tokens, labels=labels, source_positions=at,
+                    target_positions=at)
     for site in ("model.embed_tokens", "model.layers.0.self_attn", "model.layers.0.mlp", "model.layers.1.self_attn",
                  "model.layers.1.mlp"):
         assert adapter.read(site, tokens).shape == (16, 10, llama.config.hidden_size)

@@ -94,8 +94,8 @@ class ModuleAdapter(ModelAdapter):
         layer = self._paths[site.split(":", 1)[0]]
         for fused, cell in STEPPED_CELLS.items():
             if isinstance(layer, fused):
-                raise MasError(f"site {site!r} is the output of a fused {type(layer).__name__}, whose later steps never "
-                               f"see a state written there; step an {cell} in a loop and use the cell as the site")
+                raise MasError(f"site {site!r} is the output of a fused {type(layer).__name__}, whose later steps "
+                               f"never see a state written there; step an {cell} in a loop and use the cell as the site")
 
     def width(self, site: str) -> int:
         if site not in self._widths:

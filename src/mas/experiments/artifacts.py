@@ -14,8 +14,8 @@ site, k, IIA and seed each matrix belongs to.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch

@@ -92,7 +92,9 @@ def load_pairs(path: Path) -> dict[Direction, PairSet]:
         raise MasError(f"{path} misses the tensor {missing.args[0]}") from None
 
 
-def load_fit(folder: Path, adapters: Sequence[ModelAdapter]) -> tuple[AlignmentTrainer, Rotations, dict[Direction, PairSet]]:
+def load_fit(
+    folder: Path, adapters: Sequence[ModelAdapter]
+) -> tuple[AlignmentTrainer, Rotations, dict[Direction, PairSet]]:
     """A saved fit's trainer over `adapters` (the models it aligned, in order), its rotations and test pairs."""
     from mas.experiments.artifacts import load_run, run_sites
 
@@ -101,7 +103,8 @@ def load_fit(folder: Path, adapters: Sequence[ModelAdapter]) -> tuple[AlignmentT
         raise MasError(f"{folder} aligned {len(results['models'])} models but {len(adapters)} adapters were given")
     trainer = AlignmentTrainer(adapters, run_sites(results), AlignConfig.model_validate(results["job"]["align"]))
     if trainer.widths != rotations.widths:
-        raise MasError(f"the adapters' site widths {trainer.widths} do not match the saved rotations' {rotations.widths}")
+        raise MasError(f"the adapters' site widths {trainer.widths} do not match the saved rotations' "
+                       f"{rotations.widths}")
     return trainer, rotations, load_pairs(Path(folder) / PAIRS)
 
 
