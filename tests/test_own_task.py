@@ -78,4 +78,4 @@ def test_das_recovers_the_variable_of_a_task_defined_in_the_test(tmp_path: Path)
     fit = trainer.fit({(0, 0): train}, show_progress=False)
     iia = evaluate_iia(trainer, fit.rotations, {(0, 0): test})[(0, 0)]
     control = random_rotation_control(trainer, {(0, 0): test})[(0, 0)]
-    assert iia.trial >= 0.85 and control.trial <= 0.3, (iia, control)
+    assert iia.trial >= 0.8 and control.trial <= 0.1, (iia, control)  # measured: 0.858 and 0.014
