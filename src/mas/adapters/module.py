@@ -11,24 +11,52 @@ a loop is, its n-th call is position n. The user says only how a batch becomes l
 (B, V) for a model that answers once (its answer then counts as the last input position's).
 Models are run teacher-forced: for the trial accuracy that IIA reports, this equals free-running,
 since the first wrong token is wrong in both.
+
+A recurrent module that also offers one step at a time (`SteppedModule`) is run only from each
+row's first intervened position on, from the state recorded there, as the task models are; any
+other module reruns whole sequences.
+
+The output of a fused `nn.GRU`/`nn.LSTM`/`nn.RNN` can be read but not written: the layer computes
+every step inside one call, so a state written into its output never reaches its later steps.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
 from mas.adapters.base import ModelAdapter
 from mas.adapters.intervention import Intervention
-from mas.adapters.resume import Resume
+from mas.adapters.resume import Resume, SuffixPlan
 from mas.errors import MasError
 
 Outputs = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 # (the state a hook found (B, d) or (B, L, d), its call index in this pass) -> the state to hand on
 StateFn = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+# The stepped form of each fused recurrent layer, named when a site is refused.
+STEPPED_CELLS: dict[type[nn.Module], str] = {nn.LSTM: "nn.LSTMCell", nn.GRU: "nn.GRUCell", nn.RNN: "nn.RNNCell"}
+
+
+@runtime_checkable
+class SteppedModule(Protocol):
+    """A recurrent module that can also run one position at a time (optional, for speed).
+
+    `step` must return what the submodule at `state_site` outputs at that position (the state the
+    next step reads), and `readout` the logits the module gives for a state.
+    """
+
+    state_site: str
+
+    def initial_state(self, batch: int) -> torch.Tensor: ...
+
+    def step(self, token: torch.Tensor, state: torch.Tensor) -> torch.Tensor: ...
+
+    def readout(self, state: torch.Tensor) -> torch.Tensor: ...
 
 
 def _call(module: nn.Module, batch: torch.Tensor) -> torch.Tensor:
@@ -59,6 +87,15 @@ class ModuleAdapter(ModelAdapter):
         path = site.split(":", 1)[0]
         if not path or path not in self._paths:
             raise MasError(f"unknown site {site!r} for model {self.name}: no submodule {path!r} (see `.sites`)")
+
+    def check_writable(self, site: str) -> None:
+        """Refuse to write into a fused recurrent layer's output, which its own later steps never read."""
+        self.check_site(site)
+        layer = self._paths[site.split(":", 1)[0]]
+        for fused, cell in STEPPED_CELLS.items():
+            if isinstance(layer, fused):
+                raise MasError(f"site {site!r} is the output of a fused {type(layer).__name__}, whose later steps "
+                               f"never see a state written there; step an {cell} in a loop and use the cell as the site")
 
     def width(self, site: str) -> int:
         if site not in self._widths:
@@ -108,11 +145,13 @@ class ModuleAdapter(ModelAdapter):
     ) -> torch.Tensor:
         """Teacher-forced logits (B, L, V), L = the tokens' length (see the module docstring).
 
-        `resume` is never given: a user's module has no recorded states to start from, so whole
-        sequences run."""
+        With `resume` (only for a `SteppedModule` at its state site) each row runs from its start."""
+        if resume is not None and self._steps_at(intervention.site if intervention is not None else None):
+            return self._resumed(tokens, resume, intervention, output_mask)
         if intervention is None:
             logits = self.outputs(self.module, tokens)
         else:
+            self.check_writable(intervention.site)
 
             def edit(state: torch.Tensor, call: int) -> torch.Tensor:
                 if state.dim() == 3:
@@ -126,6 +165,47 @@ class ModuleAdapter(ModelAdapter):
             placed[:, -1] = logits
             return placed
         return logits
+
+
+    def _steps_at(self, site: str | None) -> bool:
+        """Whether runs with an edit at `site` (None: no edit) may resume from a recorded state."""
+        return isinstance(self.module, SteppedModule) and site in (None, self.module.state_site)
+
+    @torch.no_grad()
+    def resume_states(self, site: str, tokens: torch.Tensor, start: torch.Tensor) -> torch.Tensor | None:
+        """The state (B, d) just before each row's start, for a `SteppedModule` at its state site;
+        None (whole sequences) otherwise."""
+        if not self._steps_at(site):
+            return None
+        prefix = tokens[:, : max(int(start.max()), 1)]
+        states = self.capture(self.module.state_site, prefix)
+        before = states[torch.arange(len(tokens)), (start - 1).clamp(0, states.shape[1] - 1)]
+        initial = self.module.initial_state(len(tokens)).to(before)
+        return torch.where((start > 0)[:, None].to(before.device), before, initial)
+
+    def _resumed(
+        self, tokens: torch.Tensor, resume: Resume, intervention: Intervention | None, output_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Logits at `output_mask` from each row's start on, stepping only the rows still needed
+        (longest first, as `SuffixPlan` orders them); zero elsewhere."""
+        batch, length = tokens.shape
+        needed = output_mask if output_mask is not None else torch.ones_like(tokens, dtype=torch.bool)
+        plan = SuffixPlan.build(resume.start.to(tokens.device), needed)
+        own = tokens[plan.order]
+        state = resume.row_states().to(tokens.device)[plan.order]
+        states = []
+        for j, n in enumerate(plan.counts):
+            rows, pos = plan.order[:n], plan.start[:n] + j
+            state = self.module.step(own[:n].gather(1, pos[:, None])[:, 0], state[:n].to(state.dtype))
+            if intervention is not None:
+                state = intervention.apply_rows(state.float(), rows, pos).to(state.dtype)
+            states.append(state)
+        after = torch.arange(length, device=tokens.device) >= resume.start.to(tokens.device)[:, None]
+        rows, cols = (needed.to(tokens.device) & after).nonzero(as_tuple=True)
+        scored = self.module.readout(plan.gather(states, rows, cols)) if len(rows) else None
+        width = scored.shape[-1] if scored is not None else self.module.readout(state[:1]).shape[-1]
+        logits = tokens.new_zeros((batch, length, width), dtype=torch.float32)
+        return logits if scored is None else logits.index_put((rows, cols), scored.float())
 
 
 def _as_steps(states: list[torch.Tensor], site: str) -> torch.Tensor:

@@ -38,6 +38,7 @@ from mas.align.interchange import (
 )
 from mas.align.losses import counterfactual_latent_loss, per_direction_ce
 from mas.align.maps import Direction, SiteMap
+from mas.align.reach import check_reach
 from mas.align.rotation import DEFAULT_MAP, OrthogonalMap
 from mas.errors import MasError
 from mas.memory import release_free_memory
@@ -165,6 +166,15 @@ class AlignmentTrainer:
             self._cache[key] = read_resume(self.adapters[target], self.sites[target], pairs)
         return self._cache[key]
 
+    def check_targets_reached(self, train: Mapping[Direction, PairSet]) -> None:
+        """Refuse, before training, a target whose site no written state gets past (see `mas.align.reach`)."""
+        for target in sorted({t for _, t in train}):
+            pairs = next(p for d, p in train.items() if d[1] == target)
+            key = ("reach", target, id(pairs))
+            if key not in self._cache:
+                check_reach(self.adapters[target], self.sites[target], pairs)
+                self._cache[key] = True
+
     def new_maps(self, seed: int | None = None) -> nn.Module:
         return self.place(self.site_map.build(self.widths, self.config.seed if seed is None else seed))
 
@@ -282,6 +292,7 @@ class AlignmentTrainer:
             raise MasError("early stopping with patience needs validation pairs")
         # The directions whose mean validation accuracy picks the kept parameters (and feeds patience).
         chosen = list(select) if select else list(validation) if cfg.patience is not None else []
+        self.check_targets_reached(train)
         maps = self.place(rotations) if rotations is not None else self.new_maps()
         trainable = [p for p in maps.parameters() if p.requires_grad]  # frozen maps (e.g. a population's) stay as given
         if not trainable:

@@ -1,7 +1,8 @@
 """A finished alignment as an artifact: apply its rotations to new pairs, or export its subspaces.
 
-Works on the run folders of `mas align` (task models) and `mas lm-align` (language models): each
-holds `results.json` (with the job that made it) and `rotations.safetensors`.
+Works on the run folders of `mas align` (task models), `mas lm-align` (language models) and
+`mas.experiments.saved_fit.save_fit` (a fit made from Python): each holds `results.json` (with the
+job that made it) and `rotations.safetensors`.
 
 The export is plain data any tool can read: for every model i, `model_<i>` in
 `subspaces.safetensors` is B_i = Q_i[:, :k], a (width × k) matrix with orthonormal columns, so that
@@ -13,12 +14,14 @@ site, k, IIA and seed each matrix belongs to.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch.nn.utils import parametrize
 
+from mas.adapters.base import ModelAdapter
 from mas.align import AlignmentTrainer, Direction, Rotations, all_directions
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, iia_matrix, scores_json
@@ -41,7 +44,8 @@ def load_run(run: Path) -> tuple[dict, Rotations]:
         raise MasError(f"no run folder at {run}")
     results = read_json(run / "results.json")
     if "job" not in results or "k" not in results or not isinstance(results.get("models"), list):
-        raise MasError(f"{run} is not a run of `mas align` or `mas lm-align` (its results.json has no job, k or models)")
+        raise MasError(f"{run} is not a run of `mas align`, `mas lm-align` or `save_fit` "
+                       "(its results.json has no job, k or models)")
     rotations = Rotations.load(run / "rotations.safetensors")
     if len(rotations.widths) != len(results["models"]):
         raise MasError(f"{run} has {len(results['models'])} models but rotations for {len(rotations.widths)}")
@@ -146,15 +150,40 @@ def _lm_setup(results: dict, n_pairs: int, seed: int, pairs_file: Path | None = 
     return trainer, test, False, EVAL_BATCH
 
 
-def evaluate_run(run: Path, n_pairs: int, seed: int, pairs_file: Path | None = None) -> dict[str, Any]:
+def _fit_setup(run: Path, results: dict, n_pairs: int, adapters: Sequence[ModelAdapter] | None) -> Setup:
+    """A saved Python fit's models (`adapters`, else the task-model folders it names) and the first
+    `n_pairs` of its saved test pairs per direction."""
+    from mas.experiments.alignment import load_task_models
+    from mas.experiments.saved_fit import load_fit
+
+    if adapters is None:
+        if not results["job"].get("models"):
+            raise MasError(f"{run} was fitted from Python on models only Python can rebuild: evaluate it with "
+                           "mas.experiments.artifacts.evaluate_run(run, pairs, seed, adapters=[...])")
+        adapters = load_task_models([Path(m) for m in results["job"]["models"]])[0]
+    trainer, _, test = load_fit(run, adapters)
+    return trainer, {d: p.subset(slice(0, n_pairs)) for d, p in test.items()}, True, 512
+
+
+def evaluate_run(
+    run: Path, n_pairs: int, seed: int, pairs_file: Path | None = None, adapters: Sequence[ModelAdapter] | None = None
+) -> dict[str, Any]:
     """The run's saved rotations scored on `n_pairs` fresh pairs drawn with `seed` (or on the pairs
-    of `pairs_file`, for a language-model run), beside untrained ones."""
+    of `pairs_file`, for a language-model run; on the first `n_pairs` of its saved test pairs, for a
+    fit saved from Python, whose models `adapters` gives unless they are task-model folders it names),
+    beside untrained ones."""
     if n_pairs < 1:
         raise MasError(f"need at least one pair to evaluate on, got {n_pairs}")
     results, rotations = load_run(run)
     if "states" in results["job"]:
         raise MasError(f"{run} aligned a recording, which cannot be run on new pairs; `mas export` it instead")
-    if "data" in results["job"]:
+    if adapters is not None and not results["job"].get("python"):
+        raise MasError(f"{run} is a run of a command, which loads its own models; adapters are for saved Python fits")
+    if results["job"].get("python"):
+        if pairs_file is not None:
+            raise MasError(f"{run} is a fit saved from Python; it is scored on its own saved pairs, not --pairs-file")
+        trainer, test, free_running, batch = _fit_setup(run, results, n_pairs, adapters)
+    elif "data" in results["job"]:
         trainer, test, free_running, batch = _lm_setup(results, n_pairs, seed, pairs_file)
     elif pairs_file is not None:
         raise MasError(f"{run} aligned task models; --pairs-file takes language-model pairs, for `mas lm-align` runs")

@@ -6,6 +6,9 @@ while swapping every position up to t ("stepwise") can. The study runs DAS withi
 every (site, scheme, k); the setting chosen has the best validation IIA averaged over the models, so
 the test IIA reported beside it played no part in the choice. Each finished DAS run is kept in
 `<out>.parts/`, so an interrupted study redoes only the runs that had not finished.
+
+`search_sites` is the same study on any adapters that run a task's sequences: a `ModuleAdapter`
+with a list of module paths, say, or several models of one's own.
 """
 
 from __future__ import annotations
@@ -13,69 +16,104 @@ from __future__ import annotations
 import time
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from pydantic import Field
 
+from mas.adapters import ModelAdapter
 from mas.errors import MasError
 from mas.experiments.alignment import load_task_models
 from mas.experiments.das import DasBudget, das_score, study_pairs
 from mas.io import cached_result, read_json, write_csv, write_json
 from mas.run_folder import staged_folder
+from mas.tasks import CausalModel
 from mas.tasks.pairs import Mode
 
 COLUMNS = ("model", "site", "mode", "k", "validation_iia", "test_iia", "test_token_iia", "steps", "seconds")
 SETTING = ("site", "mode", "k")
 
 
-class SiteStudyConfig(DasBudget):
-    """The models, the settings to try and the DAS budget per setting."""
+class SiteSearch(DasBudget):
+    """The settings to try and the DAS budget per setting."""
 
-    models: list[Path] = Field(min_length=1)
     variable: str = "count"
     sites: list[str] | None = Field(None, description="default: every site of the first model")
     modes: list[Mode] = Field(default_factory=lambda: ["single", "stepwise"], min_length=1)
     ks: list[int] = Field(default_factory=lambda: [16, 64], min_length=1)
 
 
+class SiteStudyConfig(SiteSearch):
+    """The model folders `mas train` wrote, the settings to try and the DAS budget per setting."""
+
+    models: list[Path] = Field(min_length=1)
+
+
+# DAS of one model at one (site, scheme, k), given how to compute it: the study's cache wraps it.
+Scorer = Callable[[ModelAdapter, str, Mode, int, Callable[[], dict]], dict]
+
+
+def _uncached(adapter: ModelAdapter, site: str, mode: Mode, k: int, score: Callable[[], dict]) -> dict:
+    return score()
+
+
+def search_sites(
+    adapters: Sequence[ModelAdapter], task: CausalModel | Sequence[CausalModel], search: SiteSearch,
+    show_progress: bool = False, log: Callable[[str], None] = print, scorer: Scorer = _uncached,
+) -> dict:
+    """DAS per model, site, scheme and k on any adapters that run `task` (or each its own task, with
+    the same variables); the rows, the per-setting means over the models and the setting best on
+    validation. Sites default to the first model's (for a `ModuleAdapter` every module path: pass a
+    short list)."""
+    tasks = [task] * len(adapters) if isinstance(task, CausalModel) else list(task)
+    if not adapters or len(tasks) != len(adapters):
+        raise MasError(f"{len(adapters)} models but {len(tasks)} tasks")
+    for adapter, own in zip(adapters, tasks):
+        if search.variable not in own.variables:
+            raise MasError(f"{adapter.name} ({own.name}) has no variable {search.variable!r}")
+    sites = search.sites or list(adapters[0].sites)
+    for adapter in adapters:
+        width = min(adapter.width(site) for site in sites)  # unknown sites fail here, before any training
+        if max(search.ks) > width:
+            raise MasError(f"k = {max(search.ks)} is wider than a site of {adapter.name} ({width})")
+    settings = [(site, mode, k) for site in sites for mode in search.modes for k in search.ks]
+    rows = []
+    for adapter, own in zip(adapters, tasks):
+        pairs = {mode: study_pairs(own, search.variable, search.sizes, search.seed, mode) for mode in search.modes}
+        for site, mode, k in settings:
+            score = scorer(adapter, site, mode, k,
+                           partial(das_score, adapter, site, search.align(k), pairs[mode], show_progress))
+            rows.append({"model": adapter.name, "site": site, "mode": mode, "k": k, **score})
+            log(f"{adapter.name} {site} {mode} k={k}: validation {score['validation_iia']:.3f}, "
+                f"test {score['test_iia']:.3f} [{score['seconds']:.0f} s]")
+    summary = summarize(rows)
+    return {"rows": rows, "summary": summary, "chosen": max(summary, key=lambda s: s["validation_iia"])}
+
+
 def run_site_study(
     cfg: SiteStudyConfig, out: Path, show_progress: bool = True, log: Callable[[str], None] = print
 ) -> dict:
-    """DAS per model, site, scheme and k; write the rows and the per-setting means (CSV, JSON); name the best."""
+    """`search_sites` on task models `mas train` wrote, each finished DAS run kept in `<out>.parts/`;
+    write the rows and the per-setting means (CSV, JSON)."""
     start = time.perf_counter()
     adapters, configs = load_task_models(cfg.models)
     if len({config.task for config in configs}) > 1:  # the study's means are over models of one task
         tasks = ", ".join(f"{adapter.name} ({config.task})" for adapter, config in zip(adapters, configs))
         raise MasError(f"the models must share one task: {tasks}")
-    sites = cfg.sites or list(adapters[0].sites)
-    for adapter, config in zip(adapters, configs):
-        if cfg.variable not in config.build_task().variables:
-            raise MasError(f"{adapter.name} ({config.task}) has no variable {cfg.variable!r}")
-        width = min(adapter.width(site) for site in sites)  # unknown sites fail here, before any training
-        if max(cfg.ks) > width:
-            raise MasError(f"k = {max(cfg.ks)} is wider than a site of {adapter.name} ({width})")
     parts = out.with_name(f"{out.name}.parts")
-    settings = [(site, mode, k) for site in sites for mode in cfg.modes for k in cfg.ks]
-    rows = []
-    for path, adapter, config in zip(cfg.models, adapters, configs):
-        pairs = {mode: study_pairs(config.build_task(), cfg.variable, cfg.sizes, cfg.seed, mode) for mode in cfg.modes}
-        for site, mode, k in settings:
-            align = cfg.align(k)
-            key = {"align": align.model_dump(mode="json"), "site": site, "mode": mode, "variable": cfg.variable,
-                   "pairs": list(cfg.sizes), "model": read_json(path / "config.json")}
-            score = cached_result(parts / f"{adapter.name}-{site}-{mode}-k{k}.json", key,
-                                  partial(das_score, adapter, site, align, pairs[mode], show_progress))
-            rows.append({"model": adapter.name, "site": site, "mode": mode, "k": k, **score})
-            log(f"{adapter.name} {site} {mode} k={k}: validation {score['validation_iia']:.3f}, "
-                f"test {score['test_iia']:.3f} [{score['seconds']:.0f} s]")
-    summary = summarize(rows)
-    chosen = max(summary, key=lambda s: s["validation_iia"])
-    results = {"rows": rows, "summary": summary, "chosen": chosen, "config": cfg.model_dump(mode="json"),
-               "seconds": round(time.perf_counter() - start, 1)}
+    folders = {id(adapter): path for adapter, path in zip(adapters, cfg.models)}
+
+    def cached(adapter: ModelAdapter, site: str, mode: Mode, k: int, score: Callable[[], dict]) -> dict:
+        key = {"align": cfg.align(k).model_dump(mode="json"), "site": site, "mode": mode, "variable": cfg.variable,
+               "pairs": list(cfg.sizes), "model": read_json(folders[id(adapter)] / "config.json")}
+        return cached_result(parts / f"{adapter.name}-{site}-{mode}-k{k}.json", key, score)
+
+    tasks = [config.build_task() for config in configs]
+    found = search_sites(adapters, tasks, cfg, show_progress, log, cached)
+    results = {**found, "config": cfg.model_dump(mode="json"), "seconds": round(time.perf_counter() - start, 1)}
     with staged_folder(out, "site study", cfg) as folder:
-        write_csv(folder / "table.csv", rows, COLUMNS)
-        write_csv(folder / "summary.csv", summary, (*SETTING, "validation_iia", "test_iia", "n"))
+        write_csv(folder / "table.csv", found["rows"], COLUMNS)
+        write_csv(folder / "summary.csv", found["summary"], (*SETTING, "validation_iia", "test_iia", "n"))
         write_json(folder / "results.json", results)
     return results
 

@@ -7,6 +7,7 @@ from mas.tasks.arithmetic import Arithmetic
 from mas.tasks.base import BOS, EOS, PAD, CausalModel
 from mas.tasks.modulo import Modulo
 from mas.tasks.multi_object import MultiObject
+from mas.tasks.read_answer import ReadThenAnswer
 from mas.tasks.rounding import Rounding
 from mas.tasks.same_object import CAUSAL_MODELS as SAME_OBJECT_MODELS
 from mas.tasks.same_object import SameObject
@@ -22,6 +23,16 @@ TASKS: dict[str, type[CausalModel]] = {
 # Other causal models that produce a task's sequences exactly, by task and name: a trained model
 # may be better described by one of them than by the task's own (see `mas same-object-study`).
 CAUSAL_MODELS: dict[str, dict[str, type[CausalModel]]] = {SameObject.name: dict(SAME_OBJECT_MODELS)}
+
+
+def register_task(cls: type[CausalModel]) -> type[CausalModel]:
+    """Make a task of your own known by its `name` to `make_task`, and so to training and checkpoints
+    in this process; usable as a class decorator. A name already taken by another task is refused."""
+    known = TASKS.get(cls.name)
+    if known is not None and known is not cls:
+        raise MasError(f"a task named {cls.name!r} exists already ({known.__module__}.{known.__name__})")
+    TASKS[cls.name] = cls
+    return cls
 
 
 def make_task(name: str, **options: object) -> CausalModel:
@@ -54,8 +65,10 @@ __all__ = [
     "CausalModel",
     "Modulo",
     "MultiObject",
+    "ReadThenAnswer",
     "Rounding",
     "SameObject",
     "make_causal_model",
     "make_task",
+    "register_task",
 ]
