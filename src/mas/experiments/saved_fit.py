@@ -18,6 +18,7 @@ from mas.adapters.base import ModelAdapter
 from mas.align import AlignConfig, AlignmentTrainer, Direction, FitResult, Rotations, direction_key
 from mas.errors import MasError
 from mas.evaluate import evaluate_iia, iia_matrix, random_rotation_control, scores_json
+from mas.experiments.run_files import load_run, run_sites
 from mas.io import load_tensors, save_tensors, write_json
 from mas.run_folder import staged_folder
 from mas.tasks.pairs import PairSet
@@ -96,8 +97,6 @@ def load_fit(
     folder: Path, adapters: Sequence[ModelAdapter]
 ) -> tuple[AlignmentTrainer, Rotations, dict[Direction, PairSet]]:
     """A saved fit's trainer over `adapters` (the models it aligned, in order), its rotations and test pairs."""
-    from mas.experiments.artifacts import load_run, run_sites
-
     results, rotations = load_run(Path(folder))
     if len(adapters) != len(results["models"]):
         raise MasError(f"{folder} aligned {len(results['models'])} models but {len(adapters)} adapters were given")

@@ -130,8 +130,9 @@ IMPORT = "import-pyvene"
 def export_pyvene(run: Path, out: Path) -> dict:
     """Write each model's subspace of a `mas lm-align` run as a pyvene folder `out/model_<i>`."""
     from mas.adapters.hf import load_causal_lm
-    from mas.experiments.artifacts import load_run, run_sites, subspaces
+    from mas.experiments.artifacts import subspaces
     from mas.experiments.lm_alignment import LMAlignmentJob
+    from mas.experiments.run_files import load_run, run_sites
     from mas.io import write_json
     from mas.run_folder import staged_folder
 
