@@ -32,7 +32,8 @@ from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.evaluate import bootstrap_interval
 from mas.experiments.cross_task import CrossTaskJob, run_cross_task
-from mas.experiments.sweep import PAPER_CEILING, REFERENCE as SWEEP_REFERENCE, SHARED, Protocol
+from mas.experiments.sweep import REFERENCE as SWEEP_REFERENCE
+from mas.experiments.sweep import Protocol, fill_protocol
 from mas.io import read_json, write_csv, write_json
 from mas.models.training import TrainConfig, ensure_model
 from mas.plots import interval_yerr, plt, save_figure
@@ -133,14 +134,7 @@ class Figure3bConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _fill_from_protocol(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        protocol = data.get("protocol") or "paper"
-        if protocol not in SHARED:
-            raise MasError(f"unknown protocol {protocol!r}; use one of {', '.join(SHARED)}")
-        shared = {k: SHARED[protocol][k] for k in SHARED_SETTINGS}
-        given = {k: v for k, v in data.items() if v is not None}
-        return {**shared, **OWN[protocol], **given, "protocol": protocol}
+        return fill_protocol(data, OWN, SHARED_SETTINGS)
 
     @field_validator("model_seeds", "seeds")
     @classmethod

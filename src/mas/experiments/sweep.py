@@ -18,7 +18,7 @@ import json
 import time
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Literal, Sequence
 
 import torch
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -378,6 +378,19 @@ SHARED: dict[str, dict] = {
     },
 }
 
+def fill_protocol(data: Any, own: dict[str, dict], shared: Iterable[str] | None = None) -> Any:
+    """A figure's settings with every one not given (None) taken from its protocol's presets: the
+    shared ones (all, or those named in `shared`), then the figure's `own`; the given ones win."""
+    if not isinstance(data, dict):
+        return data
+    protocol = data.get("protocol") or "paper"
+    if protocol not in SHARED:
+        raise MasError(f"unknown protocol {protocol!r}; use one of {', '.join(SHARED)}")
+    presets = SHARED[protocol] if shared is None else {k: SHARED[protocol][k] for k in shared}
+    given = {k: v for k, v in data.items() if v is not None}
+    return {**presets, **own[protocol], **given, "protocol": protocol}
+
+
 # The reference code's value of each shared setting and, where the paper protocol differs, why.
 REFERENCE: dict[str, tuple[str, str]] = {
     "model_seeds": ("5 GRUs, all pairs", "3 GRUs (3 pairs) fit the 2-core budget; intervals resample the pairs"),
@@ -429,13 +442,7 @@ class SweepFigure(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _fill_from_protocol(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        protocol = data.get("protocol") or "paper"
-        if protocol not in SHARED:
-            raise MasError(f"unknown protocol {protocol!r}; use one of {', '.join(SHARED)}")
-        given = {k: v for k, v in data.items() if v is not None}
-        return {**SHARED[protocol], **cls.OWN[protocol], **given, "protocol": protocol}
+        return fill_protocol(data, cls.OWN)
 
     @field_validator("model_seeds")
     @classmethod
