@@ -42,8 +42,8 @@ Matrix = list[list[float | None]]
 
 
 def zoo_align_config() -> AlignConfig:
-    """The zoo's defaults: sampled directions (linear cost), a few hundred steps."""
-    return AlignConfig(direction_sampling="derangement", steps=600, eval_every=100, batch_size=64)
+    """The zoo's defaults: sampled directions (linear cost), a few hundred steps, k 16."""
+    return AlignConfig(direction_sampling="derangement", k=16, steps=600, eval_every=100, batch_size=64)
 
 
 class ZooJob(BaseModel):
