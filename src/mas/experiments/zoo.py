@@ -114,7 +114,7 @@ def direction_pairs(
         groups = (population.groups[s], population.groups[t])
         if groups not in built:
             source, target = population.tasks[s], population.tasks[t]
-            fitted = fitted_source(source, target, job.variable, job.variable)
+            fitted = fitted_source(source, target, [job.variable], [job.variable])
             built[groups] = {
                 name: build_pairs(fitted, target, n, {job.variable: job.variable}, job.mode,
                                   seed=_seed(job.align.seed, *groups, i))
