@@ -20,6 +20,7 @@ from mas.commands._shared import (
     out_console,
     print_matrix,
 )
+from mas.experiments.outputs import OUTPUTS
 from mas.run_folder import claim_folder
 
 PROFILE = "Default: from --profile."
@@ -57,14 +58,14 @@ def figure_2c(
         "auto", help="Defaults of unset options: cpu (2+2 copies, 16 fine-tuning steps, minutes on 2 cores), paper "
         "(3+3 copies, 600 steps of 24×4 texts at lr 6e-4, for a GPU), or auto: paper on a GPU or for another base, "
         "cpu otherwise. Both: each copy on its own share of the texts, MAS at the embeddings with k = width/2."),
-    out: Path = typer.Option(RUNS / "figure_2c", help="Run folder (fine-tuned models are kept and reused)."),
+    out: Path = typer.Option(RUNS / OUTPUTS["2c"].folder, help="Run folder (fine-tuned models are kept and reused)."),
     overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
     workers: Optional[int] = WORKERS,
     ray_address: Optional[str] = RAY_ADDRESS,
     json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Fine-tune toxic and non-toxic copies of a base LM, align all with stepwise MAS, plot the IIA matrix."""
-    from mas.experiments.figure_2c import FIGURE_2C, Figure2cConfig, run_figure_2c
+    from mas.experiments.figure_2c import Figure2cConfig, run_figure_2c
     from mas.runner import open_runner
 
     cfg = Figure2cConfig(
@@ -74,7 +75,7 @@ def figure_2c(
         length=length, prompt_length=prompt_length, align_steps=align_steps, align_batch=align_batch, align_lr=align_lr,
         pairs=pairs, test_pairs=test_pairs, pairwise=pairwise, seed=seed, profile=profile,
     )
-    claim_folder(out, FIGURE_2C, overwrite=overwrite)
+    claim_folder(out, OUTPUTS["2c"].marker, overwrite=overwrite)
     note_resume(f"finished fine-tunes are kept in {out}/models/; run the same command to resume")
     with open_runner(workers, ray_address) as runner:
         results = run_figure_2c(cfg, out, log=log_line, runner=runner)

@@ -32,6 +32,7 @@ from mas.commands._shared import (
     str_list,
 )
 from mas.experiments.figure_3b import BARS, SAME_OBJECT_VARIABLE, Figure3bConfig, parse_variables, run_figure_3b
+from mas.experiments.outputs import OUTPUTS
 from mas.run_folder import check_models_dir, claim_folder
 from mas.runner import open_runner
 
@@ -40,7 +41,7 @@ from mas.runner import open_runner
 def figure_3b(
     protocol: str = setting(Figure3bConfig, "protocol", help=PROTOCOL_HELP),
     models_dir: Path = typer.Option(RUNS / "models", help="Where the GRUs are kept (trained when missing)."),
-    out: Path = typer.Option(RUNS / "figure_3b", help="Run folder."),
+    out: Path = typer.Option(RUNS / OUTPUTS["3b"].folder, help="Run folder."),
     families: Optional[str] = typer.Option(None, help="Comma-separated task families" + BY_PROTOCOL),
     swap: Optional[str] = typer.Option(
         None, help="whole: every family's whole state (count and phase; Arithmetic rem_ops); size: the count alone"
@@ -81,7 +82,7 @@ def figure_3b(
     )
     cfg.check()
     check_models_dir(models_dir)
-    claim_folder(out, "figure 3b", cfg, overwrite=overwrite)
+    claim_folder(out, OUTPUTS["3b"].marker, cfg, overwrite=overwrite)
     note_resume(f"finished alignments are kept in {out}.parts/; run the same command to resume")
     start = time.perf_counter()
     with open_runner(workers, ray_address) as runner:

@@ -38,6 +38,7 @@ from mas.align import AlignConfig
 from mas.devices import model_device
 from mas.errors import MasError
 from mas.experiments.lm_alignment import LMAlignmentJob, matrix_csv, run_lm_alignment
+from mas.experiments.outputs import OUTPUTS
 from mas.io import atomic_write_bytes, read_json, write_json
 from mas.lm.data import load_texts
 from mas.lm.finetune import FinetuneConfig, finetune, heldout_loss, texts_digest
@@ -49,7 +50,6 @@ from mas.run_folder import check_replaceable, read_marker, write_marker
 from mas.runner import JobRunner, Resources
 
 GROUPS = {"toxic": 1, "nontoxic": 0}  # group name -> label of its fine-tuning texts
-FIGURE_2C = "figure 2c"  # the run marker's command; its settings live with each fine-tuned copy
 
 
 class Figure2cConfig(BaseModel):
@@ -298,7 +298,7 @@ def run_figure_2c(
     cfg, texts = preflight(cfg)
     # The folder accumulates fine-tuned copies (each checks its own settings) and the latest results.
     check_replaceable(out)
-    write_marker(out, FIGURE_2C)
+    write_marker(out, OUTPUTS["2c"].marker)  # its settings live with each fine-tuned copy
     folders = finetune_copies(cfg, out, texts, log, runner)
     names = [name for name, _, _ in model_plan(cfg)]
     losses = heldout_losses(cfg, dict(zip(names, folders)))
@@ -332,10 +332,11 @@ def run_figure_2c(
         "seconds": round(time.perf_counter() - start, 1),
         "config": cfg.model_dump(),
     }
-    write_json(out / "results.json", results)
-    atomic_write_bytes(out / "iia.csv", matrix_csv(names, mas["token_matrix"], mas["trial_matrix"]))
+    files = OUTPUTS["2c"]
+    write_json(out / files.results, results)
+    atomic_write_bytes(out / files.csv, matrix_csv(names, mas["token_matrix"], mas["trial_matrix"]))
     title = f"Figure 2c: stepwise MAS token IIA ({cfg.site}, k={cfg.k})"
-    iia_heatmap(mas["token_matrix"], names, out / "figure_2c.png", title=title)
+    iia_heatmap(mas["token_matrix"], names, out / files.png, title=title)
     return results
 
 

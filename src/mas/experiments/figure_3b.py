@@ -32,6 +32,7 @@ from mas.align import AlignConfig
 from mas.errors import MasError
 from mas.evaluate import bootstrap_interval
 from mas.experiments.cross_task import CrossTaskJob, run_cross_task
+from mas.experiments.outputs import OUTPUTS
 from mas.experiments.sweep import REFERENCE as SWEEP_REFERENCE
 from mas.experiments.sweep import Protocol, fill_protocol
 from mas.io import read_json, write_csv, write_json
@@ -292,10 +293,11 @@ def run_figure_3b(
         "seconds": round(time.perf_counter() - start, 1), "config": cfg.model_dump(mode="json"),
         "protocol": cfg.protocol_table(),
     }
-    with staged_folder(out, "figure 3b", cfg) as folder:
-        write_json(folder / "results.json", results)
-        write_csv(folder / "table.csv", rows, COLUMNS)
-        _plot(results, folder / "figure_3b.png")
+    files = OUTPUTS["3b"]
+    with staged_folder(out, files.marker, cfg) as folder:
+        write_json(folder / files.results, results)
+        write_csv(folder / files.csv, rows, COLUMNS)
+        _plot(results, folder / files.png)
     return results
 
 
