@@ -1,13 +1,15 @@
 """DAS at an attention output of a tiny Llama trained here: the block whose attention moves the
-variable to the answer position carries it there."""
+variable to the answer position carries it there, and a site search on the model finds that block."""
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 from mas.adapters.hf import HFAdapter
 from mas.align import AlignConfig, AlignmentTrainer, Rotations
 from mas.evaluate import evaluate_iia
+from mas.experiments.site_study import SiteSearch, search_sites
 from mas.tasks import ReadThenAnswer
 from mas.tasks.pairs import build_pairs
 from mas.tasks.sequences import IGNORE, sample_sequences
@@ -40,12 +42,15 @@ class RecallLast(ReadThenAnswer):
 TASK = RecallLast()
 
 
-def trained_llama(steps: int = 300) -> HFAdapter:
+@pytest.fixture(scope="module")
+@using_threads(1)  # a width-32 model gains nothing from more, and on a busy machine loses much
+def recall_llama() -> HFAdapter:
     """A two-block Llama taught the task by next-token loss on its answer positions."""
+    torch.manual_seed(0)
     model = tiny_llama(TASK.vocab_size, width=32, layers=2, kv_heads=4, context=16)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     rng = np.random.default_rng(0)
-    for _ in range(steps):
+    for _ in range(300):
         batch = sample_sequences(TASK, rng, 64)
         logits = model(input_ids=batch.tokens).logits
         loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE)
@@ -59,10 +64,9 @@ def trained_llama(steps: int = 300) -> HFAdapter:
     return HFAdapter(model, name="recall-llama")
 
 
-@using_threads(1)  # a width-32 model gains nothing from more, and on a busy machine loses much
-def test_das_at_an_attention_output_finds_the_fetched_digit() -> None:
-    torch.manual_seed(0)
-    adapter = trained_llama()
+@using_threads(1)
+def test_das_at_an_attention_output_finds_the_fetched_digit(recall_llama: HFAdapter) -> None:
+    adapter = recall_llama
     train, test = (build_pairs(TASK, TASK, n, {"last": "last"}, seed=s) for n, s in ((1024, 20), (300, 21)))
     scores = {}
     for site in ("layers.0.attn", "layers.1.attn"):
@@ -73,3 +77,11 @@ def test_das_at_an_attention_output_finds_the_fetched_digit() -> None:
     # The first block's attention fetches the digit; the second's has nothing left to move.
     assert scores["layers.0.attn"] >= 0.8 and control[(0, 0)].trial <= 0.1, (scores, control)
     assert scores["layers.1.attn"] <= scores["layers.0.attn"] - 0.5, scores
+
+
+@using_threads(1)
+def test_a_site_search_on_the_language_model_picks_the_fetching_attention(recall_llama: HFAdapter) -> None:
+    search = SiteSearch(variable="last", sites=["layers.0.attn", "layers.1.attn"], modes=["single"], ks=[4],
+                        train_pairs=1024, validation_pairs=256, test_pairs=300, free_running=False)
+    found = search_sites([recall_llama], TASK, search, log=lambda line: None)
+    assert (found["chosen"]["site"], found["chosen"]["test_iia"] >= 0.8) == ("layers.0.attn", True), found["rows"]
