@@ -163,11 +163,11 @@ def test_smollm2_self_intervention_changes_nothing():
 
     path = smollm2_gguf()
     model, tokenizer = HFAdapter(path, device="cpu"), load_tokenizer(path)
-    assert len(model.sites) == 31 and model.width("layers.12") == 576
+    assert len(model.sites) == 1 + 30 * 3 and model.width("layers.12") == model.width("layers.12.mlp") == 576
     tokens = tokenizer(["The capital of France is Paris, and the capital of Italy is"], return_tensors="pt").input_ids
     plain = model.run(tokens)
     assert tokenizer.decode(plain[0, -1].argmax()).strip() == "Rome"
-    for site in ("embed", "layers.12", "layers.29"):
+    for site in ("embed", "layers.12", "layers.12.attn", "layers.29", "layers.29.mlp"):
         own = model.read(site, tokens)
         mask = torch.zeros(tokens.shape, dtype=torch.bool)
         mask[:, 2:] = True
