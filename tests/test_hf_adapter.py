@@ -5,7 +5,7 @@ import time
 import pytest
 import torch
 
-from mas.adapters.hf import HFAdapter, load_tokenizer
+from mas.adapters.hf import HFAdapter, check_config, load_tokenizer
 from mas.adapters.intervention import Intervention
 from mas.adapters.resume import Resume
 from mas.errors import MasError
@@ -25,7 +25,7 @@ def tokens() -> torch.Tensor:
 
 
 def test_sites_and_shapes(adapter, tokens):
-    assert adapter.sites == ("embed", "layers.0", "layers.1", "layers.2")
+    assert adapter.sites == ("embed", *(f"layers.{i}{part}" for i in range(LAYERS) for part in ("", ".attn", ".mlp")))
     assert all(not p.requires_grad for p in adapter.model.parameters())
     assert adapter.device == torch.device("cpu")
     for site in adapter.sites:
@@ -163,11 +163,11 @@ def test_smollm2_self_intervention_changes_nothing():
 
     path = smollm2_gguf()
     model, tokenizer = HFAdapter(path, device="cpu"), load_tokenizer(path)
-    assert len(model.sites) == 31 and model.width("layers.12") == 576
+    assert len(model.sites) == 1 + 30 * 3 and model.width("layers.12") == model.width("layers.12.mlp") == 576
     tokens = tokenizer(["The capital of France is Paris, and the capital of Italy is"], return_tensors="pt").input_ids
     plain = model.run(tokens)
     assert tokenizer.decode(plain[0, -1].argmax()).strip() == "Rome"
-    for site in ("embed", "layers.12", "layers.29"):
+    for site in ("embed", "layers.12", "layers.12.attn", "layers.29", "layers.29.mlp"):
         own = model.read(site, tokens)
         mask = torch.zeros(tokens.shape, dtype=torch.bool)
         mask[:, 2:] = True
@@ -263,3 +263,54 @@ def test_a_model_across_devices_runs_whole_sequences():
     spread = tiny_llama(VOCAB, width=WIDTH, layers=LAYERS, kv_heads=2, context=CONTEXT)
     spread.model.layers[-1].to("meta")  # stands in for a block on another device
     assert not HFAdapter(spread, name="spread", cache_states=True).resume_fits("layers.0", torch.tensor([5, 9]))
+
+
+@pytest.mark.parametrize("site, module", [("layers.1.attn", "self_attn"), ("layers.2.mlp", "mlp")])
+def test_sub_block_sites_read_the_module_output(adapter, tokens, site, module):
+    seen: list[torch.Tensor] = []
+    part = getattr(adapter.model.model.layers[int(site.split(".")[1])], module)
+    handle = part.register_forward_hook(lambda m, args, out: seen.append(out[0] if isinstance(out, tuple) else out))
+    try:
+        adapter.model(input_ids=tokens)
+    finally:
+        handle.remove()
+    torch.testing.assert_close(adapter.read(site, tokens), seen[0], rtol=0, atol=0)
+
+
+def test_an_edit_at_an_mlp_changes_the_logits_from_its_position(adapter, tokens):
+    p = 5
+    mask = torch.zeros(tokens.shape, dtype=torch.bool)
+    mask[:, p] = True
+    plain = adapter.run(tokens)
+    edited = adapter.run(tokens, Intervention("layers.0.mlp", mask, lambda rows, b, pos: rows + 1.0))
+    torch.testing.assert_close(edited[:, :p], plain[:, :p], rtol=0, atol=0)
+    assert (edited[:, p:] - plain[:, p:]).abs().amax(-1).gt(1e-6).all()
+    identity = Intervention("layers.1.attn", mask, lambda rows, b, pos: rows)
+    torch.testing.assert_close(adapter.run(tokens, identity), plain, rtol=0, atol=0)
+
+
+def test_sub_block_sites_run_whole_sequences_with_cached_states(adapter, tokens):
+    """Attention and MLP sites are never resumed from: no record, and runs equal an uncached adapter's."""
+    cached = HFAdapter(adapter.model, name="tiny-cached", cache_states=True)
+    start = torch.tensor([6, 11, 15])
+    assert cached.resume_states("layers.0.mlp", tokens, start) is None
+    assert not cached.resume_fits("layers.0.attn", start)
+    edit = Intervention("layers.0.attn", late_edits(tokens, start)[0], lambda rows, b, p: rows * 0.5)
+    torch.testing.assert_close(cached.run(tokens, edit), adapter.run(tokens, edit))
+    torch.testing.assert_close(cached.read("layers.0.attn", tokens), adapter.read("layers.0.attn", tokens))
+
+
+def test_sub_block_sites_are_refused_where_the_module_is_not_found_once(adapter):
+    check_config(adapter.model.config, "tiny", "layers.2.attn")
+    with pytest.raises(MasError, match="unknown site"):
+        check_config(adapter.model.config, "tiny", "layers.0.norm")
+    with pytest.raises(MasError, match="beyond the 3 layers"):
+        check_config(adapter.model.config, "tiny", "layers.3.mlp")
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    gpt2 = GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=WIDTH, n_layer=1, n_head=4, n_positions=CONTEXT))
+    gpt2.transformer.h[0].feed_forward = torch.nn.Identity()  # a second module named like an MLP
+    generic = HFAdapter(gpt2, name="gpt2")
+    assert generic.sites == ("embed", "layers.0", "layers.0.attn")
+    with pytest.raises(MasError, match=r"2 \(mlp, feed_forward\) child of GPT2Block"):
+        generic.width("layers.0.mlp")

@@ -53,8 +53,9 @@ def test_stepwise_mas_end_to_end(model_folders, prompts, tmp_path):
     assert len((tmp_path / "run" / "iia.csv").read_text().splitlines()) == 5
 
 
-def test_lm_align_command(model_folders, prompts, tmp_path):
-    args = ["lm-align", *map(str, model_folders), "--site", "layers.1", "--k", "4", "--steps", "2", "--length", "24",
+@pytest.mark.parametrize("site", ["layers.1", "layers.0.mlp"])
+def test_lm_align_command(model_folders, prompts, tmp_path, site):
+    args = ["lm-align", *map(str, model_folders), "--site", site, "--k", "4", "--steps", "2", "--length", "24",
             "--pairs", "8", "--test-pairs", "4", "--batch-size", "2", "--data", str(prompts),
             "--out", str(tmp_path / "run"), "--json"]
     result = runner.invoke(app, args)
@@ -68,6 +69,8 @@ def test_lm_align_command(model_folders, prompts, tmp_path):
     [
         (["lm-align", "no-such-org/no-such-model"], "no-such-org/no-such-model"),
         (["lm-align", "{0}", "--site", "layers.7"], "beyond the 2 layers"),
+        (["lm-align", "{0}", "--site", "layers.7.attn"], "beyond the 2 layers"),
+        (["lm-align", "{0}", "--site", "layers.0.norm"], "unknown site"),
         (["lm-align", "{0}", "--site", "embed", "--length", "80"], "exceed the 64-token context"),
         (["lm-align", "{0}", "--site", "embed", "--k", "33"], "larger than the width"),
         (["lm-align", "{0}", "--site", "embed", "--data", "{empty}"], "no rows"),

@@ -1,7 +1,8 @@
 """Any Hugging Face causal language model behind the `ModelAdapter` interface.
 
-Sites are `embed` (the input embedding module's output) and `layers.<i>` (decoder block i's output),
-resolved once to modules. Reading a site runs the model only up to that module; intervening replaces
+Sites are `embed` (the input embedding module's output), `layers.<i>` (decoder block i's output),
+and `layers.<i>.attn` / `layers.<i>.mlp` (the outputs of block i's attention and MLP modules, before
+they join the residual stream), resolved to modules. Reading a site runs the model only up to that module; intervening replaces
 the module's output through a forward hook, so the model itself is never modified. States are handed
 out (and to intervention edits) in float32 whatever the model's dtype, so rotations trained on them
 do not depend on how the model was loaded.
@@ -41,7 +42,10 @@ from mas.devices import resolve_device
 from mas.errors import MasError
 from mas.progress import is_quiet
 
-_LAYER_SITE = re.compile(r"layers\.(\d+)")
+_LAYER_SITE = re.compile(r"layers\.(\d+)(?:\.(attn|mlp))?")
+SITE_NAMES = "'embed', 'layers.<i>', 'layers.<i>.attn' or 'layers.<i>.mlp'"
+# A block's children whose names hold one of these words are its attention and MLP modules.
+_PART_WORDS = {"attn": ("attn", "attention"), "mlp": ("mlp", "feed_forward")}
 
 
 class _Stop(Exception):
@@ -121,7 +125,7 @@ def check_config(config: PretrainedConfig, name: str, site: str | None = None, l
     if site is not None and site != "embed":
         match = _LAYER_SITE.fullmatch(site)
         if match is None:
-            raise MasError(f"unknown site {site!r}; use 'embed' or 'layers.<i>'")
+            raise MasError(f"unknown site {site!r}; use {SITE_NAMES}")
         if layers is not None and int(match.group(1)) >= layers:
             raise MasError(f"site {site!r} is beyond the {layers} layers of model {name}")
     context = getattr(config, "max_position_embeddings", None)
@@ -194,8 +198,41 @@ def _decoder_layers(model: PreTrainedModel) -> nn.ModuleList:
     return min(lists, key=lambda item: item[0].count("."))[1]
 
 
+def _part_candidates(block: nn.Module, part: str) -> list[tuple[str, nn.Module]]:
+    """The children of `block` named like its `part` ("attn" or "mlp"); norms named after them
+    (`post_attention_layernorm`) are not the part itself."""
+    return [
+        (name, child)
+        for name, child in block.named_children()
+        if "norm" not in name.lower() and any(word in name.lower() for word in _PART_WORDS[part])
+    ]
+
+
+def _block_part(block: nn.Module, part: str, site: str) -> nn.Module:
+    """The one attention or MLP module of `block`; a `MasError` where none or several match."""
+    found = _part_candidates(block, part)
+    if len(found) != 1:
+        names = ", ".join(name for name, _ in block.named_children())
+        which = "no" if not found else f"{len(found)} ({', '.join(name for name, _ in found)})"
+        raise MasError(f"site {site!r}: {which} child of {type(block).__name__} is named like "
+                       f"{' or '.join(_PART_WORDS[part])} (children: {names})")
+    return found[0][1]
+
+
+def _is_block(site: str) -> bool:
+    """Whether `site` is a whole block's output (`layers.<i>`), where a run can start with given states."""
+    match = _LAYER_SITE.fullmatch(site)
+    return match is not None and match.group(2) is None
+
+
+def _resumable(site: str) -> bool:
+    """Whether runs intervened at `site` can start midway from recorded keys and values."""
+    return site == "embed" or _is_block(site)
+
+
 class HFAdapter(ModelAdapter):
-    """A frozen causal LM; sites `embed` and `layers.<i>`, logits (B, L, V) out in float32.
+    """A frozen causal LM; sites `embed`, `layers.<i>`, `layers.<i>.attn` and `layers.<i>.mlp`,
+    logits (B, L, V) out in float32.
 
     `model` is a Hugging Face id, a local folder, a `.gguf` file, or an already built
     `PreTrainedModel` (used as given unless `device`/`dtype` are passed). Defaults: CUDA where
@@ -214,6 +251,10 @@ class HFAdapter(ModelAdapter):
     above the site and prefix position (SmolLM2-135M at `layers.6`: ~35 KB a position in float32),
     for every pair up to the latest start; a pair set whose record would pass `record_limit_bytes`
     runs whole sequences instead.
+
+    Attention and MLP sites are read and intervened on like the others, but runs at them always
+    cover whole sequences from the first block: their cached states serve reads only, and no keys
+    and values are recorded for them (`resume_states` is None).
     """
 
     def __init__(
@@ -258,7 +299,12 @@ class HFAdapter(ModelAdapter):
 
     @property
     def sites(self) -> tuple[str, ...]:
-        return ("embed", *(f"layers.{i}" for i in range(len(self._layers))))
+        """`embed`, then per block its output and those of its attention and MLP modules where found."""
+        sites = ["embed"]
+        for i, block in enumerate(self._layers):
+            sites.append(f"layers.{i}")
+            sites.extend(f"layers.{i}.{part}" for part in _PART_WORDS if len(_part_candidates(block, part)) == 1)
+        return tuple(sites)
 
     @property
     def device(self) -> torch.device:
@@ -278,11 +324,12 @@ class HFAdapter(ModelAdapter):
             return self._embed
         match = _LAYER_SITE.fullmatch(site)
         if match is None:
-            raise MasError(f"unknown site {site!r} for model {self.name}; use 'embed' or 'layers.<i>'")
+            raise MasError(f"unknown site {site!r} for model {self.name}; use {SITE_NAMES}")
         index = int(match.group(1))
         if index >= len(self._layers):
             raise MasError(f"site {site!r} is beyond the {len(self._layers)} layers of model {self.name}")
-        return self._layers[index]
+        block = self._layers[index]
+        return block if match.group(2) is None else _block_part(block, match.group(2), site)
 
     def _check_tokens(self, tokens: torch.Tensor) -> None:
         if tokens.ndim != 2:
@@ -370,7 +417,10 @@ class HFAdapter(ModelAdapter):
         return len(self._above(site)) * 2 * self._key_value_heads() * head_width * self._embed.weight.element_size()
 
     def resume_fits(self, site: str, start: torch.Tensor) -> bool:
-        """Within `record_limit_bytes`, and on one device (the record is one table of every block's keys)."""
+        """At a block's output, within `record_limit_bytes`, and on one device (the record is one table
+        of every block's keys)."""
+        if not _resumable(site):
+            return False
         if len({p.device for p in self.model.parameters()}) > 1:
             return False
         latest = int(start.max()) if len(start) else 0
@@ -385,11 +435,11 @@ class HFAdapter(ModelAdapter):
         self, site: str, tokens: torch.Tensor, start: torch.Tensor, batch_size: int = 32
     ) -> torch.Tensor | None:
         """(B, P, 2·n·h·e): keys and values of the n blocks above `site` (h key/value heads of width e)
-        at positions 0 .. P − 1, P the latest start; None without `cache_states`, or where every row
-        starts at 0 (nothing to record)."""
+        at positions 0 .. P − 1, P the latest start; None without `cache_states`, at an attention or
+        MLP site, or where every row starts at 0 (nothing to record)."""
         self.check_site(site)
         prefix = int(start.max()) if len(start) else 0
-        if not self.cache_states or prefix == 0 or not self._above(site):
+        if not self.cache_states or prefix == 0 or not _resumable(site) or not self._above(site):
             return None
         chunks = []
         for i in range(0, len(tokens), batch_size):
@@ -480,7 +530,7 @@ class HFAdapter(ModelAdapter):
         past = self._past(intervention.site, resume, offset) if offset else None
         start = nullcontext()
         if intervention is not None:
-            if self.cache_states and intervention.site != "embed":  # before any hook is in place
+            if self.cache_states and _is_block(intervention.site):  # before any hook is in place
                 start = self._start_at(intervention.site, self._cached_states(intervention.site, tokens)[:, offset:])
         handles = []
         if intervention is not None:

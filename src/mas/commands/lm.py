@@ -57,7 +57,7 @@ def finetune(
 @command(work="lm")
 def lm_align(
     models: list[str] = typer.Argument(..., help="Hugging Face ids, local folders or .gguf files (one tokenizer)."),
-    site: str = typer.Option("layers.20", help="embed or layers.<i>, for every model."),
+    site: str = typer.Option("layers.20", help="embed, layers.<i>, layers.<i>.attn or layers.<i>.mlp, for every model."),
     k: int = typer.Option(64, help="Size of the swapped aligned subspace."),
     steps: int = typer.Option(200, help="Training steps."),
     length: int = typer.Option(32, help="Tokens per prompt (>= 21)."),

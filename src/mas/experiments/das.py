@@ -49,14 +49,15 @@ def study_pairs(
 
 def das_score(
     adapter: ModelAdapter, site: str, align: AlignConfig, pairs: tuple[PairSet, PairSet, PairSet],
-    show_progress: bool = True,
+    show_progress: bool = True, free_running: bool = True,
 ) -> dict:
-    """Best-step validation IIA and held-out test IIA (trial and token) of DAS at `site`."""
+    """Best-step validation IIA and held-out test IIA (trial and token) of DAS at `site`; tested
+    teacher-forced without `free_running` (language models, which never feed themselves)."""
     began = time.perf_counter()
     train, validation, test = pairs
     trainer = AlignmentTrainer([adapter], [site], align)
     fit = trainer.fit({DAS: train}, {DAS: validation}, show_progress=show_progress, select=[DAS])
-    score = evaluate_iia(trainer, fit.rotations, {DAS: test})[DAS]
+    score = evaluate_iia(trainer, fit.rotations, {DAS: test}, free_running)[DAS]
     best = max(r["val_trial"][direction_key(DAS)] for r in fit.history)
     return {"validation_iia": best, "test_iia": score.trial, "test_token_iia": score.token, "steps": fit.steps,
             "seconds": round(time.perf_counter() - began, 1)}

@@ -42,7 +42,7 @@ class LMAlignmentJob(BaseModel):
 
     models: list[str] = Field(min_length=1, description="Hugging Face ids, folders or .gguf files")
     names: list[str] | None = Field(None, description="labels for the matrix (default: the model strings)")
-    site: str = Field("layers.20", description="embed or layers.<i>, the same for every model")
+    site: str = Field("layers.20", description="embed, layers.<i>, layers.<i>.attn or layers.<i>.mlp, the same for every model")
     data: str = Field("insults:test", description="prompt texts: a file, 'insults' or 'insults:test'")
     pairs: str | None = Field(None, description="a JSONL pair file (mas.lm.pair_files) used instead of `data`")
     length: int = Field(32, ge=2 * MARGIN + 1, description="tokens per sequence")

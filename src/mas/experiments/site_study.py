@@ -41,6 +41,8 @@ class SiteSearch(DasBudget):
     sites: list[str] | None = Field(None, description="default: every site of the first model")
     modes: list[Mode] = Field(default_factory=lambda: ["single", "stepwise"], min_length=1)
     ks: list[int] = Field(default_factory=lambda: [16, 64], min_length=1)
+    free_running: bool = Field(True, description="test IIA with the model feeding itself its answers; "
+                               "False scores teacher-forced, as language models (HFAdapter) must be")
 
 
 class SiteStudyConfig(SiteSearch):
@@ -82,7 +84,8 @@ def search_sites(
         pairs = {mode: study_pairs(own, search.variable, search.sizes, search.seed, mode) for mode in search.modes}
         for site, mode, k in settings:
             score = scorer(adapter, site, mode, k,
-                           partial(das_score, adapter, site, search.align(k), pairs[mode], show_progress))
+                           partial(das_score, adapter, site, search.align(k), pairs[mode], show_progress,
+                                   search.free_running))
             rows.append({"model": adapter.name, "site": site, "mode": mode, "k": k, **score})
             log(f"{adapter.name} {site} {mode} k={k}: validation {score['validation_iia']:.3f}, "
                 f"test {score['test_iia']:.3f} [{score['seconds']:.0f} s]")
