@@ -9,7 +9,6 @@ from torch.nn.utils import parametrize
 
 from mas.align import AlignConfig, AlignmentTrainer
 from mas.align.counterfactual_latents import record_latents, source_sequence_latents
-from mas.align.interchange import read_states
 from mas.align.stitching import LinearStitch
 from mas.errors import MasError
 from mas.evaluate import bootstrap_interval
