@@ -9,8 +9,8 @@ from copy_task import copy_pairs
 from mas.errors import MasError
 from mas.interop.datasets import causalab_pairs, causalab_records, pyvene_pairs
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
-from test_pair_files import WORDS, write
-from tiny_lm import word_tokenizer
+from tiny_lm import WORDS, word_tokenizer
+from tiny_lm import write_jsonl as write
 
 
 def pyvene_rows(pairs) -> list[dict]:

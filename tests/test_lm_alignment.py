@@ -10,9 +10,8 @@ from typer.testing import CliRunner
 from mas.align import AlignConfig
 from mas.cli import app
 from mas.experiments.lm_alignment import LMAlignmentJob, run_lm_alignment
-from tiny_lm import tiny_llama, word_tokenizer
+from tiny_lm import WORDS, tiny_llama, word_tokenizer
 
-WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
 runner = CliRunner()
 
 

@@ -9,9 +9,8 @@ from mas.adapters.hf import HFAdapter
 from mas.errors import MasError
 from mas.lm.pairs import build_lm_pair_sets, build_lm_pairs, tokenize_exact
 from mas.tasks.pairs import IGNORE
-from tiny_lm import tiny_llama, word_tokenizer
+from tiny_lm import WORDS, tiny_llama, word_tokenizer
 
-WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
 LENGTH = 24
 
 

@@ -16,14 +16,7 @@ from mas.errors import MasError
 from mas.evaluate import evaluate_iia
 from mas.io import read_json
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
-from tiny_lm import tiny_llama, word_tokenizer
-
-WORDS = ["<pad>", "<eos>", "<unk>"] + [f"w{i}" for i in range(37)]
-
-
-def write(path: Path, records: list[dict]) -> Path:
-    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    return path
+from tiny_lm import WORDS, last_word_pairs, tiny_llama, word_tokenizer, write_jsonl
 
 
 @pytest.mark.parametrize(("record", "message"), [
@@ -34,7 +27,7 @@ def write(path: Path, records: list[dict]) -> Path:
     ({"base": "w1", "source": "w1", "expected": " w2", "answer": 3}, "line 2, field 'answer'"),
 ])
 def test_schema_errors_name_line_and_field(tmp_path: Path, record: dict, message: str) -> None:
-    path = write(tmp_path / "pairs.jsonl", [{"base": "w1 w2", "source": "w3", "expected": " w4"}, record])
+    path = write_jsonl(tmp_path / "pairs.jsonl", [{"base": "w1 w2", "source": "w3", "expected": " w4"}, record])
     with pytest.raises(MasError, match=message):
         read_pair_file(path)
 
@@ -50,7 +43,7 @@ def digit_tokenizer() -> PreTrainedTokenizerFast:
 def test_positions_are_resolved_per_tokenizer(tmp_path: Path) -> None:
     """A marked span's last token, and negative indices, land on the same words under two tokenizers."""
     words, digits = word_tokenizer(WORDS), digit_tokenizer()
-    path = write(tmp_path / "pairs.jsonl", [
+    path = write_jsonl(tmp_path / "pairs.jsonl", [
         {"base": "w1 [[w2 w13]] w4", "source": "w5 w6", "source_position": -2, "expected": " w7"}])
     sets = pair_sets_from_file(read_pair_file(path), [words, digits], ["a", "b"], path, [0])
     # words: w1 w2 w13 w4 | digits: w 1 w 2 w 1 3 w 4; the span ends with "w13" / "3"
@@ -59,7 +52,7 @@ def test_positions_are_resolved_per_tokenizer(tmp_path: Path) -> None:
     seven = digits.convert_tokens_to_ids("7")
     assert sets[(0, 1)].labels[0].tolist() == [-100] * 8 + [digits.convert_tokens_to_ids("w"), seven, -100]
     assert sets[(1, 0)].labels[0].tolist() == [-100] * 3 + [words.convert_tokens_to_ids("w7"), -100]
-    far = write(tmp_path / "far.jsonl", [{"base": "w1", "base_position": 1, "source": "w2", "expected": " w3"}])
+    far = write_jsonl(tmp_path / "far.jsonl", [{"base": "w1", "base_position": 1, "source": "w2", "expected": " w3"}])
     with pytest.raises(MasError, match="line 1, field 'base' \\(a\\): position 1 is outside"):
         pair_sets_from_file(read_pair_file(far), [words, digits], ["a", "b"], far, [0])
 
@@ -76,7 +69,7 @@ def test_full_width_swap_at_the_last_layer_gives_the_sources_answer(tmp_path: Pa
         base, source = (" ".join(f"w{int(i)}" for i in torch.randint(0, 37, (6,), generator=generator)) for _ in "ab")
         answer = adapter.run(torch.tensor([tokenizer(source)["input_ids"]]))[0, -1].argmax()
         records.append({"base": base, "source": source, "expected": " " + tokenizer.convert_ids_to_tokens(int(answer))})
-    path = write(tmp_path / "pairs.jsonl", records)
+    path = write_jsonl(tmp_path / "pairs.jsonl", records)
     pairs = pair_sets_from_file(read_pair_file(path), [tokenizer], ["tiny"], path, list(range(24)))
     scores = {}
     for k in (32, 1):
@@ -96,7 +89,7 @@ def test_lm_align_reads_a_pair_file_across_tokenizers(tmp_path: Path) -> None:
     generator = torch.Generator().manual_seed(0)
     records = [{"base": " ".join(f"w{int(j)}" for j in torch.randint(0, 37, (5,), generator=generator)),
                 "source": "w3 [[w4]] w5", "expected": f" w{i % 10}"} for i in range(20)]
-    path = write(tmp_path / "pairs.jsonl", records)
+    path = write_jsonl(tmp_path / "pairs.jsonl", records)
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["lm-align", *map(str, folders), "--pairs-file", str(path), "--site", "layers.0",
                                       "--k", "4", "--steps", "2", "--batch-size", "4", "--out", str(out), "--json"])
@@ -104,30 +97,10 @@ def test_lm_align_reads_a_pair_file_across_tokenizers(tmp_path: Path) -> None:
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert sorted(summary["token_iia"]) == ["0->0", "0->1", "1->0", "1->1"]
     assert read_json(out / "results.json")["job"]["pairs"] == str(path)
-    bad = write(tmp_path / "bad.jsonl", records[:3] + [{"base": "w1", "expected": " w2"}])
+    bad = write_jsonl(tmp_path / "bad.jsonl", records[:3] + [{"base": "w1", "expected": " w2"}])
     result = CliRunner().invoke(app, ["lm-align", *map(str, folders), "--pairs-file", str(bad), "--out", str(out)])
     lines = [line for line in result.output.strip().splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1 and "line 4, field 'source'" in lines[0], result.output
-
-
-def last_word_pairs(adapter: HFAdapter, tokenizer: PreTrainedTokenizerFast, n: int, seed: int) -> list[dict]:
-    """Pairs whose answer is decided by the base's last word alone: base and source end in different
-    words, w0 and w1 (random prefixes of w4..w36), and `expected` is the model's own answer on the base
-    prefix followed by the source's last word. Kept only where that answer differs from the base's."""
-    generator = torch.Generator().manual_seed(seed)
-    prefixes, others = (torch.randint(4, 37, (4 * n, 5), generator=generator) for _ in "ab")
-    last = torch.stack([torch.randperm(2, generator=generator) for _ in range(4 * n)])
-    ids = [torch.tensor(tokenizer.convert_tokens_to_ids([f"w{w}" for w in range(37)]))[torch.cat([prefixes, last[:, i:i + 1]], 1)]
-           for i in (0, 1)]
-    answers = [adapter.run(x)[:, -1].argmax(-1) for x in ids]
-    keep = (answers[0] != answers[1]).nonzero().flatten()[:n].tolist()
-    assert len(keep) == n
-
-    def text(words: torch.Tensor, end: int) -> str:
-        return " ".join(f"w{int(w)}" for w in [*words, end])
-
-    return [{"base": text(prefixes[i], last[i, 0]), "source": text(others[i], last[i, 1]),
-             "expected": " " + tokenizer.convert_ids_to_tokens(int(answers[1][i]))} for i in keep]
 
 
 def test_evaluate_applies_saved_rotations_to_a_pair_file(tmp_path: Path) -> None:
@@ -141,8 +114,8 @@ def test_evaluate_applies_saved_rotations_to_a_pair_file(tmp_path: Path) -> None
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     adapter = HFAdapter(model, name="tiny")
-    train, fresh = write(tmp_path / "train.jsonl", last_word_pairs(adapter, tokenizer, 120, 0)), tmp_path / "fresh.jsonl"
-    write(fresh, last_word_pairs(adapter, tokenizer, 30, 1))
+    train, fresh = write_jsonl(tmp_path / "train.jsonl", last_word_pairs(adapter, tokenizer, 120, 0)), tmp_path / "fresh.jsonl"
+    write_jsonl(fresh, last_word_pairs(adapter, tokenizer, 30, 1))
     run = tmp_path / "run"
     result = CliRunner().invoke(app, ["lm-align", str(folder), "--pairs-file", str(train), "--site", "embed", "--k", "2",
                                       "--steps", "200", "--lr", "0.03", "--pairs", "200", "--batch-size", "16",
@@ -155,7 +128,7 @@ def test_evaluate_applies_saved_rotations_to_a_pair_file(tmp_path: Path) -> None
     assert summary["control_iia"] <= summary["iia"]["0->0"] - 0.35, summary
     held_out = CliRunner().invoke(app, ["evaluate", str(run), "--json"])
     assert json.loads(held_out.output.strip().splitlines()[-1])["iia"] == read_json(run / "results.json")["trial_iia"]
-    bad = write(tmp_path / "bad.jsonl", [{"base": "w1 w2", "source": "w3", "expected": " w4"}, {"base": "w1", "expected": " w2"}])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"base": "w1 w2", "source": "w3", "expected": " w4"}, {"base": "w1", "expected": " w2"}])
     for args, message in [((str(bad),), "line 2, field 'source'"), (("nowhere",), "missing pair file: nowhere")]:
         failed = CliRunner().invoke(app, ["evaluate", str(run), "--pairs-file", *args])
         lines = [line for line in failed.output.strip().splitlines() if line.strip()]

@@ -1,4 +1,4 @@
-"""`mas site-study`: DAS within task models per site, pair scheme and k, to find where a variable lives."""
+"""`mas site-study` and `mas lm-site-study`: DAS per site (and pair scheme) and k, to find where a variable lives."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ from mas.commands._shared import (
     out_console,
     setting,
 )
+from mas.commands.lm import PAIRS_FILE_HELP
 from mas.errors import MasError
+from mas.experiments.lm_site_study import LMSiteStudyConfig
 from mas.experiments.site_study import SiteStudyConfig, run_site_study
 from mas.run_folder import claim_folder
 from mas.tasks.pairs import Mode
@@ -60,7 +62,45 @@ def site_study(
     claim_folder(out, "site study", cfg, overwrite=overwrite)
     note_resume(f"finished DAS runs are kept in {out}.parts/; run the same command to resume")
     results = run_site_study(cfg, out, log=log_line)
-    table = Table(title=f"DAS on {variable}, mean over {len(models)} model(s)")
+    _print_study(results, f"DAS on {variable}, mean over {len(models)} model(s)", out, json_out)
+
+
+@command(work="lm")
+def lm_site_study(
+    model: str = typer.Argument(..., help="Hugging Face id, local folder or .gguf file."),
+    pair_file: str = typer.Option(..., "--pairs-file", help=PAIRS_FILE_HELP),
+    sites: str | None = setting(LMSiteStudyConfig, "sites",
+                                help="Comma-separated sites (default: embed, then every block, attention and MLP)."),
+    ks: str = setting(LMSiteStudyConfig, "ks", help="Comma-separated subspace sizes."),
+    steps: int = setting(LMSiteStudyConfig, "steps", help="Maximum DAS steps per setting."),
+    batch_size: int = setting(LMSiteStudyConfig, "batch_size", help="Pairs per step."),
+    lr: float = setting(LMSiteStudyConfig, "lr"),
+    train_pairs: int = setting(LMSiteStudyConfig, "train_pairs", help="At most this many of the file's first 60 %."),
+    validation_pairs: int = setting(LMSiteStudyConfig, "validation_pairs",
+                                    help="At most this many of the next 20 %: they pick the best step and setting."),
+    test_pairs: int = setting(LMSiteStudyConfig, "test_pairs", help="At most this many of the last 20 %, scored once."),
+    seed: int = setting(LMSiteStudyConfig, "seed", help="Shuffles the file before it is split."),
+    out: Path = typer.Option(RUNS / "lm_site_study", help="Run folder."),
+    overwrite: bool = typer.Option(False, "--overwrite", help=OVERWRITE_HELP),
+    json_out: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Where does a language model carry what a pair file asks for? Held-out DAS IIA per site and k."""
+    from mas.experiments.lm_site_study import preflight, run_lm_site_study
+    from mas.lm.pair_files import pair_file_path
+
+    cfg = LMSiteStudyConfig(model=model, pairs=pair_file_path(pair_file), sites=name_list(sites or "") or None,
+                            ks=int_list(ks, "--ks"), steps=steps, batch_size=batch_size, lr=lr, train_pairs=train_pairs,
+                            validation_pairs=validation_pairs, test_pairs=test_pairs, seed=seed)
+    preflight(cfg)
+    claim_folder(out, "lm site study", cfg, overwrite=overwrite)
+    note_resume(f"finished DAS runs are kept in {out}.parts/; run the same command to resume")
+    results = run_lm_site_study(cfg, out, log=log_line)
+    _print_study(results, f"DAS of {model} on {cfg.pairs.name}", out, json_out)
+
+
+def _print_study(results: dict, title: str, out: Path, json_out: bool) -> None:
+    """The per-setting table, the setting best on validation, and the JSON summary if asked."""
+    table = Table(title=title)
     for column in ("site", "scheme", "k", "validation IIA", "test IIA"):
         table.add_column(column, justify="left" if column in ("site", "scheme") else "right")
     for s in results["summary"]:

@@ -14,9 +14,9 @@ with a list of module paths, say, or several models of one's own.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from pydantic import Field
@@ -28,7 +28,7 @@ from mas.experiments.das import DasBudget, das_score, study_pairs
 from mas.io import cached_result, read_json, write_csv, write_json
 from mas.run_folder import staged_folder
 from mas.tasks import CausalModel
-from mas.tasks.pairs import Mode
+from mas.tasks.pairs import Mode, PairSet
 
 COLUMNS = ("model", "site", "mode", "k", "validation_iia", "test_iia", "test_token_iia", "steps", "seconds")
 SETTING = ("site", "mode", "k")
@@ -52,10 +52,11 @@ class SiteStudyConfig(SiteSearch):
 
 
 # DAS of one model at one (site, scheme, k), given how to compute it: the study's cache wraps it.
-Scorer = Callable[[ModelAdapter, str, Mode, int, Callable[[], dict]], dict]
+Scorer = Callable[[ModelAdapter, str, str, int, Callable[[], dict]], dict]
+StudyPairs = tuple[PairSet, PairSet, PairSet]  # training, validation, test
 
 
-def _uncached(adapter: ModelAdapter, site: str, mode: Mode, k: int, score: Callable[[], dict]) -> dict:
+def _uncached(adapter: ModelAdapter, site: str, mode: str, k: int, score: Callable[[], dict]) -> dict:
     return score()
 
 
@@ -73,19 +74,35 @@ def search_sites(
     for adapter, own in zip(adapters, tasks):
         if search.variable not in own.variables:
             raise MasError(f"{adapter.name} ({own.name}) has no variable {search.variable!r}")
-    sites = search.sites or list(adapters[0].sites)
+    pairs = [{mode: study_pairs(own, search.variable, search.sizes, search.seed, mode) for mode in search.modes}
+             for own in tasks]
+    return search_sites_on_pairs(adapters, pairs, search.sites, search.ks, search, search.free_running, show_progress,
+                                 log, scorer)
+
+
+def check_sites(adapters: Sequence[ModelAdapter], sites: Sequence[str] | None, ks: Sequence[int]) -> None:
+    """Refuse an unknown site or a k wider than a site before any training."""
     for adapter in adapters:
-        width = min(adapter.width(site) for site in sites)  # unknown sites fail here, before any training
-        if max(search.ks) > width:
-            raise MasError(f"k = {max(search.ks)} is wider than a site of {adapter.name} ({width})")
-    settings = [(site, mode, k) for site in sites for mode in search.modes for k in search.ks]
+        width = min(adapter.width(site) for site in sites or adapter.sites)
+        if max(ks) > width:
+            raise MasError(f"k = {max(ks)} is wider than a site of {adapter.name} ({width})")
+
+
+def search_sites_on_pairs(
+    adapters: Sequence[ModelAdapter], pairs: Sequence[Mapping[str, StudyPairs]], sites: Sequence[str] | None,
+    ks: Sequence[int], budget: DasBudget, free_running: bool = True, show_progress: bool = False,
+    log: Callable[[str], None] = print, scorer: Scorer = _uncached,
+) -> dict:
+    """The study on given pairs: per model, its (training, validation, test) pairs under each scheme's
+    name (a pair file's pairs, say, for a language model, scored teacher-forced)."""
+    check_sites(adapters, sites, ks)
+    sites = sites or list(adapters[0].sites)
     rows = []
-    for adapter, own in zip(adapters, tasks):
-        pairs = {mode: study_pairs(own, search.variable, search.sizes, search.seed, mode) for mode in search.modes}
-        for site, mode, k in settings:
+    for adapter, schemes in zip(adapters, pairs, strict=True):
+        for site, mode, k in [(site, mode, k) for site in sites for mode in schemes for k in ks]:
             score = scorer(adapter, site, mode, k,
-                           partial(das_score, adapter, site, search.align(k), pairs[mode], show_progress,
-                                   search.free_running))
+                           partial(das_score, adapter, site, budget.align(k), schemes[mode], show_progress,
+                                   free_running))
             rows.append({"model": adapter.name, "site": site, "mode": mode, "k": k, **score})
             log(f"{adapter.name} {site} {mode} k={k}: validation {score['validation_iia']:.3f}, "
                 f"test {score['test_iia']:.3f} [{score['seconds']:.0f} s]")
