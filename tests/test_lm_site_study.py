@@ -3,25 +3,20 @@
 import json
 from pathlib import Path
 
-import torch
 from typer.testing import CliRunner
 
 from mas.adapters.hf import HFAdapter
 from mas.cli import app
 from mas.io import read_json
-from tiny_lm import WORDS, last_word_pairs, tiny_llama, word_tokenizer, write_jsonl
+from tiny_lm import WORDS, confident_llama, last_word_pairs, tiny_llama, word_tokenizer, write_jsonl
 
 
 def test_the_site_that_holds_the_last_word_is_found_and_a_rerun_reuses_it(tmp_path: Path) -> None:
     """The answer hangs on the base's last word, which the last token's embedding holds alone: the
-    study picks `embed` on validation and scores it high on held-out pairs; the second block's MLP
-    output, late at the last token, is scored beside it. A rerun trains nothing."""
-    tokenizer, model = word_tokenizer(WORDS), tiny_llama(len(WORDS), seed=5)
-    with torch.no_grad():
-        model.lm_head.weight *= 30  # confident answers, so the loss of a wrong one is large
+    study picks `embed` on validation and scores it high on held-out pairs; the first block's attention
+    output at that token is scored beside it. A rerun trains nothing."""
     folder = tmp_path / "lm"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    model, tokenizer = confident_llama(folder)
     pairs = write_jsonl(tmp_path / "pairs.jsonl", last_word_pairs(HFAdapter(model, name="tiny"), tokenizer, 200, 0))
     out = tmp_path / "study"
     args = ["lm-site-study", str(folder), "--pairs-file", str(pairs), "--sites", "embed,layers.0.attn", "--ks", "2",

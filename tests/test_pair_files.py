@@ -16,7 +16,7 @@ from mas.errors import MasError
 from mas.evaluate import evaluate_iia
 from mas.io import read_json
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
-from tiny_lm import WORDS, last_word_pairs, tiny_llama, word_tokenizer, write_jsonl
+from tiny_lm import WORDS, confident_llama, last_word_pairs, tiny_llama, word_tokenizer, write_jsonl
 
 
 @pytest.mark.parametrize(("record", "message"), [
@@ -107,12 +107,8 @@ def test_evaluate_applies_saved_rotations_to_a_pair_file(tmp_path: Path) -> None
     """A rotation trained at the last token's embedding carries the last word over (the two words differ
     in one direction, k = 2): `mas evaluate --pairs-file` scores it high on another file's pairs and the
     untrained rotation low, and without a file it reproduces the run's own held-out IIA."""
-    tokenizer, model = word_tokenizer(WORDS), tiny_llama(len(WORDS), seed=5)
-    with torch.no_grad():
-        model.lm_head.weight *= 30  # confident answers, so the loss of a wrong one is large
     folder = tmp_path / "lm"
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    model, tokenizer = confident_llama(folder)
     adapter = HFAdapter(model, name="tiny")
     train, fresh = write_jsonl(tmp_path / "train.jsonl", last_word_pairs(adapter, tokenizer, 120, 0)), tmp_path / "fresh.jsonl"
     write_jsonl(fresh, last_word_pairs(adapter, tokenizer, 30, 1))

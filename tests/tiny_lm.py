@@ -50,3 +50,14 @@ def last_word_pairs(adapter: HFAdapter, tokenizer: PreTrainedTokenizerFast, n: i
 
     return [{"base": text(prefixes[i], last[i, 0]), "source": text(others[i], last[i, 1]),
              "expected": " " + tokenizer.convert_ids_to_tokens(int(answers[1][i]))} for i in keep]
+
+
+def confident_llama(folder: Path, seed: int = 5) -> tuple[LlamaForCausalLM, PreTrainedTokenizerFast]:
+    """A tiny Llama over `WORDS` with confident answers (so the loss of a wrong one is large), saved
+    with its tokenizer into `folder`."""
+    tokenizer, model = word_tokenizer(WORDS), tiny_llama(len(WORDS), seed=seed)
+    with torch.no_grad():
+        model.lm_head.weight *= 30
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model, tokenizer

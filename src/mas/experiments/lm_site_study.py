@@ -21,10 +21,9 @@ from pydantic import Field
 from mas.adapters import ModelAdapter
 from mas.errors import MasError
 from mas.experiments.das import DasBudget
-from mas.experiments.site_study import COLUMNS, SETTING, StudyPairs, search_sites_on_pairs
-from mas.io import cached_result, write_csv, write_json
+from mas.experiments.site_study import StudyPairs, search_sites_on_pairs, write_study
+from mas.io import cached_result
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
-from mas.run_folder import staged_folder
 
 if TYPE_CHECKING:  # the HF stack loads only when a study runs, so the CLI starts fast
     from mas.adapters.hf import HFAdapter
@@ -87,7 +86,8 @@ def run_lm_site_study(
     adapter = adapter or HFAdapter(cfg.model, dtype=cfg.dtype, name=Path(cfg.model).name, cache_states=True)
     pairs = split_pair_file(cfg, tokenizer or load_tokenizer(cfg.model))
     parts = out.with_name(f"{out.name}.parts")
-    key = {**cfg.model_dump(mode="json", exclude={"sites", "ks"}), "pairs": hashlib.sha256(cfg.pairs.read_bytes()).hexdigest()}
+    pairs_digest = hashlib.sha256(cfg.pairs.read_bytes()).hexdigest()  # an edited file reruns every setting
+    key = {**cfg.model_dump(mode="json", exclude={"sites", "ks"}), "pairs": pairs_digest}
 
     def cached(model: ModelAdapter, site: str, scheme: str, k: int, score: Callable[[], dict]) -> dict:
         return cached_result(parts / f"{site}-k{k}.json", {**key, "site": site, "k": k}, score)
@@ -95,8 +95,5 @@ def run_lm_site_study(
     found = search_sites_on_pairs([adapter], [{SCHEME: pairs}], cfg.sites, cfg.ks, cfg, False, show_progress, log,
                                   cached)
     results = {**found, "config": cfg.model_dump(mode="json"), "seconds": round(time.perf_counter() - start, 1)}
-    with staged_folder(out, "lm site study", cfg) as folder:
-        write_csv(folder / "table.csv", found["rows"], COLUMNS)
-        write_csv(folder / "summary.csv", found["summary"], (*SETTING, "validation_iia", "test_iia", "n"))
-        write_json(folder / "results.json", results)
+    write_study(out, "lm site study", cfg, results)
     return results

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from mas.adapters import ModelAdapter
 from mas.errors import MasError
@@ -131,11 +131,16 @@ def run_site_study(
     tasks = [config.build_task() for config in configs]
     found = search_sites(adapters, tasks, cfg, show_progress, log, cached)
     results = {**found, "config": cfg.model_dump(mode="json"), "seconds": round(time.perf_counter() - start, 1)}
-    with staged_folder(out, "site study", cfg) as folder:
-        write_csv(folder / "table.csv", found["rows"], COLUMNS)
-        write_csv(folder / "summary.csv", found["summary"], (*SETTING, "validation_iia", "test_iia", "n"))
-        write_json(folder / "results.json", results)
+    write_study(out, "site study", cfg, results)
     return results
+
+
+def write_study(out: Path, kind: str, cfg: BaseModel, results: dict) -> None:
+    """A study's rows (`table.csv`), per-setting means (`summary.csv`) and everything (`results.json`)."""
+    with staged_folder(out, kind, cfg) as folder:
+        write_csv(folder / "table.csv", results["rows"], COLUMNS)
+        write_csv(folder / "summary.csv", results["summary"], (*SETTING, "validation_iia", "test_iia", "n"))
+        write_json(folder / "results.json", results)
 
 
 def summarize(rows: list[dict]) -> list[dict]:
