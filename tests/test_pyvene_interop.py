@@ -12,8 +12,7 @@ from mas.adapters.hf import HFAdapter, load_causal_lm
 from mas.cli import app
 from mas.interop.pyvene import intervenable, load_intervenable, pyvene_iia
 from mas.lm.pair_files import pair_sets_from_file, read_pair_file
-from test_pair_files import WORDS, last_word_pairs, write
-from tiny_lm import tiny_llama, word_tokenizer
+from tiny_lm import WORDS, last_word_pairs, tiny_llama, word_tokenizer, write_jsonl
 
 pv = pytest.importorskip("pyvene")
 
@@ -35,8 +34,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     adapter = HFAdapter(model, name="tiny")
-    train = write(root / "train.jsonl", last_word_pairs(adapter, tokenizer, 120, 0))
-    fresh = write(root / "fresh.jsonl", last_word_pairs(adapter, tokenizer, 30, 1))
+    train = write_jsonl(root / "train.jsonl", last_word_pairs(adapter, tokenizer, 120, 0))
+    fresh = write_jsonl(root / "fresh.jsonl", last_word_pairs(adapter, tokenizer, 30, 1))
     run = root / "run"
     invoke("lm-align", str(folder), "--pairs-file", str(train), "--site", "embed", "--k", "2", "--steps", "150",
            "--lr", "0.03", "--pairs", "200", "--batch-size", "16", "--out", str(run), "--quiet")
