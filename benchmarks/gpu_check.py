@@ -179,7 +179,7 @@ def figure_2c(base: str | None, device, smoke: bool, folder: Path) -> dict:  # t
         return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return {"seconds": round(time.perf_counter() - start, 1), "groups": result["groups"],
-            "control_token_mean": result["control_token_mean"], "heldout_loss": result["heldout_loss"]}
+            "control_groups": result["control_groups"], "heldout_loss": result["heldout_loss"]}
 
 
 def cuda_tests(smoke: bool) -> dict:

@@ -111,6 +111,13 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     assert summary["pairwise_groups"]["toxic<->nontoxic"]["n"] == 4 and summary["pairwise_groups"]["self"]["n"] == 3
     saved = json.loads((tmp_path / "fig" / "results.json").read_text())
     assert np.isfinite(np.array(saved["pairwise_token_matrix"], dtype=float)).all()
+    # The control is summarised per group like the IIA, so cross-model cells meet cross-model controls.
+    assert set(summary["control_groups"]) == set(summary["groups"])
+    assert set(saved["pairwise_control_groups"]) == set(saved["pairwise_groups"])
+    joint = json.loads((tmp_path / "fig" / "mas" / "results.json").read_text())
+    control = joint["control_token_iia"]
+    assert [[control[f"{s}->{t}"] for t in range(3)] for s in range(3)] == joint["control_token_matrix"]
+    assert summary["control_groups"]["self"]["mean"] == pytest.approx(np.mean([control[f"{i}->{i}"] for i in range(3)]))
     assert sorted(p.name for p in (tmp_path / "fig" / "mas-pairs").iterdir()) == [
         "toxic-0+nontoxic-0", "toxic-0+toxic-1", "toxic-1+nontoxic-0"]
     # Held-out losses of the base and of every copy: full fine-tuning at lr 1e-2 moves each copy off the base.

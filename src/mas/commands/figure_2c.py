@@ -81,17 +81,18 @@ def figure_2c(
         results = run_figure_2c(cfg, out, log=log_line, runner=runner)
     print_matrix("held-out token IIA (rows: source, columns: target)", results["models"], results["token_matrix"])
     for key, g in results["groups"].items():
-        out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (range {g['min']:.3f}-{g['max']:.3f}, n={g['n']})")
-    out_console.print(f"untrained-rotation control: {results['control_token_mean']:.3f}; {results['seconds']:.0f} s; {out}/")
+        out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (range {g['min']:.3f}-{g['max']:.3f}, n={g['n']}); "
+                          f"untrained-rotation control {results['control_groups'][key]['mean']:.3f}")
+    out_console.print(f"{results['seconds']:.0f} s; {out}/")
     if "pairwise_token_matrix" in results:
         print_matrix("pairwise runs: held-out token IIA (rows: source, columns: target)", results["models"],
                      results["pairwise_token_matrix"])
         for key, g in results["pairwise_groups"].items():
-            out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (pairwise, n={g['n']})")
-        out_console.print(f"untrained-rotation control (pairwise): {results['pairwise_control_token_mean']:.3f}")
+            out_console.print(f"{key:>20}: {g['mean']:.3f} ± {g['std']:.3f} (pairwise, n={g['n']}); "
+                              f"untrained-rotation control {results['pairwise_control_groups'][key]['mean']:.3f}")
     for name, loss in results["heldout_loss"].items():
         out_console.print(f"held-out loss of {name:>12}: toxic {loss['toxic']:.3f}, non-toxic {loss['nontoxic']:.3f}")
     if json_out:
         emit_json({"token_matrix": results["token_matrix"], "groups": results["groups"],
-                   "control_token_mean": results["control_token_mean"], "heldout_loss": results["heldout_loss"],
+                   "control_groups": results["control_groups"], "heldout_loss": results["heldout_loss"],
                    "pairwise_groups": results.get("pairwise_groups"), "seconds": results["seconds"], "run": str(out)})

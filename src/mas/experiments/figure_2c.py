@@ -272,22 +272,20 @@ def pairwise_matrix(
     job: LMAlignmentJob, adapters: list[HFAdapter], tokenizer: object, out: Path, log: Callable[[str], None]
 ) -> dict:
     """One alignment per model pair (its four directions, its own rotations), as the reference ran them: the
-    n×n token IIA matrix whose cell (s, t) comes from the run of {s, t}, the diagonal averaged over a
-    model's runs, and the mean untrained-rotation control."""
+    n×n token IIA matrices of the trained and of the untrained-rotation control, cell (s, t) from the run of
+    {s, t}, the diagonal averaged over a model's runs."""
     n = len(adapters)
-    cells: dict[tuple[int, int], list[float]] = {}
-    controls = []
+    cells: dict[str, dict[tuple[int, int], list[float]]] = {"token": {}, "control": {}}
     for a, b in combinations(range(n), 2):
         names = [job.labels()[a], job.labels()[b]]
         pair_job = job.model_copy(update={"models": [job.models[a], job.models[b]], "names": names})
         result = run_lm_alignment(pair_job, out / f"{names[0]}+{names[1]}", adapters=[adapters[a], adapters[b]],
                                   tokenizer=tokenizer)
         for (i, s), (j, t) in product(enumerate((a, b)), repeat=2):
-            cells.setdefault((s, t), []).append(result["token_matrix"][i][j])
-        controls.append(result["control_token_mean"])
+            cells["token"].setdefault((s, t), []).append(result["token_matrix"][i][j])
+            cells["control"].setdefault((s, t), []).append(result["control_token_matrix"][i][j])
         log(f"pairwise MAS {names[0]} + {names[1]}: {result['token_matrix'][0][1]:.3f} / {result['token_matrix'][1][0]:.3f}")
-    token = [[float(np.mean(cells[(s, t)])) for t in range(n)] for s in range(n)]
-    return {"token": token, "control": float(np.mean(controls))}
+    return {kind: [[float(np.mean(c[(s, t)])) for t in range(n)] for s in range(n)] for kind, c in cells.items()}
 
 
 def run_figure_2c(
@@ -322,10 +320,10 @@ def run_figure_2c(
         "trial_matrix": mas["trial_matrix"],
         "groups": group_summary(mas["token_matrix"], names),
         "trial_groups": group_summary(mas["trial_matrix"], names),
-        "control_token_mean": mas["control_token_mean"],
+        "control_groups": group_summary(mas["control_token_matrix"], names),
         **({} if pairwise is None else {"pairwise_token_matrix": pairwise["token"],
                                          "pairwise_groups": group_summary(pairwise["token"], names),
-                                         "pairwise_control_token_mean": pairwise["control"]}),
+                                         "pairwise_control_groups": group_summary(pairwise["control"], names)}),
         "heldout_loss": losses,
         "finetune_seconds": round(finetune_seconds, 1),
         "align_seconds": mas["seconds"],
