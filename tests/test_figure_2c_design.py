@@ -40,3 +40,6 @@ def test_profiles_align_at_the_embeddings_with_half_the_width() -> None:
     assert (paper["site"], paper["k"], paper["finetune_lr"]) == ("embed", 288, 6e-4)
     assert paper["finetune_batch"] * paper["finetune_accumulate"] == 96 and paper["finetune_steps"] == 600
     assert (cpu_profile(576)["site"], cpu_profile(576)["k"]) == ("embed", 288)
+    # At the paper's lr, one micro-batch of 4 a step raised every copy's held-out loss; the CPU profile
+    # accumulates 6 of them (see cpu_profile).
+    assert cpu_profile(576)["finetune_batch"] * cpu_profile(576)["finetune_accumulate"] == 24
