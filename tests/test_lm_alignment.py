@@ -61,6 +61,9 @@ def test_lm_align_command(model_folders, prompts, tmp_path, site):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output.strip().splitlines()[-1])
     assert len(summary["token_iia"]) == 4 and (tmp_path / "run" / "iia.png").is_file()
+    # The control is reported per direction, so a cross-model control is never averaged with self swaps.
+    assert sorted(summary["control_token_iia"]) == sorted(summary["token_iia"])
+    assert "untrained-rotation control" in result.output
 
 
 @pytest.mark.parametrize(

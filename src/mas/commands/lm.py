@@ -87,8 +87,8 @@ def lm_align(
     folder = claim_folder(out or RUNS / "lm-align" / time.strftime("%Y%m%d-%H%M%S"), "lm-align", job, overwrite=overwrite)
     results = run_lm_alignment(job, folder)
     print_matrix(f"held-out token IIA, {site}, k={k}", results["models"], results["token_matrix"])
-    out_console.print(f"untrained-rotation control (mean token IIA): {results['control_token_mean']:.3f}")
+    print_matrix("untrained-rotation control, same pairs", results["models"], results["control_token_matrix"])
     out_console.print(f"{results['steps']} steps, {results['seconds']:.1f} s; results in {folder}/")
     if json_out:
         emit_json({"token_iia": results["token_iia"], "trial_iia": results["trial_iia"],
-                   "control_token_mean": results["control_token_mean"], "seconds": results["seconds"], "run": str(folder)})
+                   "control_token_iia": results["control_token_iia"], "seconds": results["seconds"], "run": str(folder)})

@@ -196,7 +196,6 @@ def summarise(
         "trial_matrix": iia_matrix(scores, n, "trial"),
         "control_token_iia": scores_json(control, "token"),
         "control_token_matrix": iia_matrix(control, n, "token"),
-        "control_token_mean": float(np.mean([s.token for s in control.values()])),
         "directions": len(all_directions(n)),
     }
 
