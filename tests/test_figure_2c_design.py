@@ -43,3 +43,14 @@ def test_profiles_align_at_the_embeddings_with_half_the_width() -> None:
     # At the paper's lr, one micro-batch of 4 a step raised every copy's held-out loss; the CPU profile
     # accumulates 6 of them (see cpu_profile).
     assert cpu_profile(576)["finetune_batch"] * cpu_profile(576)["finetune_accumulate"] == 24
+
+
+def test_cpu_profile_trains_n_directions_a_step_and_the_paper_all() -> None:
+    # At 30 steps of every direction the CPU profile's IIA equalled its control; n passes a step buy
+    # more steps in the same time (see cpu_profile). The paper profile keeps the reference's n².
+    assert Figure2cConfig(profile="cpu").with_profile(576).direction_sampling == "derangement"
+    assert Figure2cConfig(profile="paper").with_profile(576).direction_sampling == "all"
+    chosen = Figure2cConfig(profile="cpu", direction_sampling="all").with_profile(576)
+    assert chosen.direction_sampling == "all" and chosen.align_steps == cpu_profile(576)["align_steps"]
+    with pytest.raises(ValueError, match="derangement"):
+        Figure2cConfig(direction_sampling="some")

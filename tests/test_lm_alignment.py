@@ -118,6 +118,7 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     assert set(summary["control_groups"]) == set(summary["groups"])
     assert set(saved["pairwise_control_groups"]) == set(saved["pairwise_groups"])
     joint = json.loads((tmp_path / "fig" / "mas" / "results.json").read_text())
+    assert joint["job"]["align"]["direction_sampling"] == "all"  # another base: the paper profile's n² a step
     control = joint["control_token_iia"]
     assert [[control[f"{s}->{t}"] for t in range(3)] for s in range(3)] == joint["control_token_matrix"]
     assert summary["control_groups"]["self"]["mean"] == pytest.approx(np.mean([control[f"{i}->{i}"] for i in range(3)]))

@@ -49,6 +49,8 @@ def figure_2c(
     align_steps: Optional[int] = typer.Option(None, help="MAS training steps."),
     align_batch: Optional[int] = typer.Option(None, help="Pairs per direction per MAS step."),
     align_lr: Optional[float] = typer.Option(None, help="MAS learning rate."),
+    direction_sampling: Optional[str] = typer.Option(
+        None, help="MAS directions a step: all (n² target passes; paper profile) or derangement (n; cpu profile)."),
     pairs: Optional[int] = typer.Option(None, help="MAS training pairs per direction."),
     test_pairs: Optional[int] = typer.Option(None, help="Held-out pairs per direction."),
     pairwise: bool = typer.Option(True, "--pairwise/--joint-only",
@@ -73,7 +75,8 @@ def figure_2c(
         finetune_steps=finetune_steps, finetune_lr=finetune_lr, finetune_batch=finetune_batch,
         finetune_accumulate=finetune_accumulate, heldout_texts=heldout_texts, lora_rank=lora_rank, site=site, k=k,
         length=length, prompt_length=prompt_length, align_steps=align_steps, align_batch=align_batch, align_lr=align_lr,
-        pairs=pairs, test_pairs=test_pairs, pairwise=pairwise, seed=seed, profile=profile,
+        direction_sampling=direction_sampling, pairs=pairs, test_pairs=test_pairs, pairwise=pairwise, seed=seed,
+        profile=profile,
     )
     claim_folder(out, OUTPUTS["2c"].marker, overwrite=overwrite)
     note_resume(f"finished fine-tunes are kept in {out}/models/; run the same command to resume")
