@@ -5,6 +5,7 @@ import time
 import pytest
 import torch
 
+from mas.adapters.base import ModelAdapter
 from mas.adapters.hf import HFAdapter, check_config, load_tokenizer
 from mas.adapters.intervention import Intervention
 from mas.adapters.resume import Resume
@@ -314,3 +315,20 @@ def test_sub_block_sites_are_refused_where_the_module_is_not_found_once(adapter)
     assert generic.sites == ("embed", "layers.0", "layers.0.attn")
     with pytest.raises(MasError, match=r"2 \(mlp, feed_forward\) child of GPT2Block"):
         generic.width("layers.0.mlp")
+
+
+def test_greedy_continuation_reads_past_keys_and_values(adapter, tokens):
+    """The cached continuation writes the same tokens as running the whole sequence for each new one
+    (the adapters' shared default), and after the prompt feeds the model one position a step."""
+    prompts = tokens[:, :8]
+    rerun = ModelAdapter.continue_greedily(adapter, prompts, 20)
+    fed: list[int] = []
+    handle = adapter._embed.register_forward_hook(lambda module, args, output: fed.append(args[0].shape[1]))
+    try:
+        cached = adapter.continue_greedily(prompts, 20)
+    finally:
+        handle.remove()
+    assert torch.equal(cached, rerun) and torch.equal(cached[:, :8], prompts)
+    assert fed == [8] + [1] * 11
+    with pytest.raises(MasError, match=f"exceed the {CONTEXT}-token context"):
+        adapter.continue_greedily(prompts, CONTEXT + 1)

@@ -78,6 +78,16 @@ class ModelAdapter(ABC):
             raise MasError(f"unknown site {site!r} for model {self.name}; sites: {', '.join(self.sites)}")
 
     @torch.no_grad()
+    def continue_greedily(self, prompts: torch.Tensor, length: int) -> torch.Tensor:
+        """`prompts` (B, P), on this adapter's device, continued by the model's own argmax next token to
+        `length` tokens. This runs the whole sequence again for every new token; an adapter that keeps
+        past keys and values overrides it."""
+        tokens = prompts
+        while tokens.shape[1] < length:
+            tokens = torch.cat([tokens, self.run(tokens)[:, -1].argmax(-1, keepdim=True)], dim=1)
+        return tokens
+
+    @torch.no_grad()
     def read(self, site: str, tokens: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
         """States (B, L, d) at `site`, in chunks of rows; NaN or inf states are refused."""
         self.check_site(site)

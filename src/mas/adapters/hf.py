@@ -340,6 +340,22 @@ class HFAdapter(ModelAdapter):
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab):
             raise MasError(f"token ids outside the vocabulary (0..{vocab - 1}) of {self.name}")
 
+    @torch.no_grad()
+    def continue_greedily(self, prompts: torch.Tensor, length: int) -> torch.Tensor:
+        """As `ModelAdapter.continue_greedily`, reading the past from a key/value cache: each new token
+        costs one position's forward pass instead of the whole sequence's (12 times fewer positions
+        for 16-token prompts continued to 32)."""
+        self._check_tokens(prompts)
+        if self._context is not None and length > self._context:
+            raise MasError(f"{length} tokens exceed the {self._context}-token context of {self.name}")
+        tokens = prompts.to(self.device)
+        cache, step = DynamicCache(config=self.model.config), tokens
+        while tokens.shape[1] < length:
+            logits = self.model(input_ids=step, use_cache=True, **{self._cache_argument: cache}).logits
+            step = logits[:, -1].float().argmax(-1, keepdim=True)
+            tokens = torch.cat([tokens, step], dim=1)
+        return tokens
+
     def capture(self, site: str, tokens: torch.Tensor) -> torch.Tensor:
         if self.cache_states and site != "embed":
             return self._cached_states(site, tokens).float()

@@ -65,12 +65,8 @@ def greedy_continue(model: ModelAdapter, prompts: torch.Tensor, length: int, bat
     """`prompts` (N, P) continued by the model's own argmax next token to `length` tokens (N, length), on CPU."""
     if length < prompts.shape[1]:
         raise MasError(f"cannot continue {prompts.shape[1]}-token prompts to only {length} tokens")
-    chunks = []
-    for i in range(0, len(prompts), batch_size):
-        tokens = prompts[i: i + batch_size].to(model.device)
-        while tokens.shape[1] < length:
-            tokens = torch.cat([tokens, model.run(tokens)[:, -1].argmax(-1, keepdim=True)], dim=1)
-        chunks.append(tokens.cpu())
+    chunks = [model.continue_greedily(prompts[i: i + batch_size].to(model.device), length).cpu()
+              for i in range(0, len(prompts), batch_size)]
     return torch.cat(chunks)
 
 
