@@ -121,6 +121,9 @@ def test_figure_2c_small_run_and_resume(model_folders, tmp_path):
     assert joint["job"]["align"]["direction_sampling"] == "all"  # another base: the paper profile's n² a step
     control = joint["control_token_iia"]
     assert [[control[f"{s}->{t}"] for t in range(3)] for s in range(3)] == joint["control_token_matrix"]
+    # The figure keeps both control matrices, which the report's trained-against-control claim reads.
+    assert saved["control_token_matrix"] == joint["control_token_matrix"]
+    assert np.array(saved["pairwise_control_token_matrix"], dtype=float).shape == (3, 3)
     assert summary["control_groups"]["self"]["mean"] == pytest.approx(np.mean([control[f"{i}->{i}"] for i in range(3)]))
     assert sorted(p.name for p in (tmp_path / "fig" / "mas-pairs").iterdir()) == [
         "toxic-0+nontoxic-0", "toxic-0+toxic-1", "toxic-1+nontoxic-0"]

@@ -127,6 +127,14 @@ def test_claims_read_the_values_of_figures_2ab_2c_and_3b() -> None:
     joint, paired = claims["2c"]({"models": names, "token_matrix": matrix, "pairwise_token_matrix": pairwise})
     assert sorted(joint.ours) == [0.7, 0.8] and "pairwise" in paired.text
     assert sorted(paired.ours) == [0.85, 0.9] and sorted(paired.other) == [0.1, 0.1, 0.15, 0.2]
+    # With the untrained-rotation control, a claim on trained − control over the same cross-model directions.
+    control = [[0.9, 0.8, 0.2], [0.7, 0.9, 0.3], [0.25, 0.35, 0.9]]
+    toxic, gain = claims["2c"]({"models": names, "token_matrix": matrix, "control_token_matrix": control})
+    assert "untrained" in gain.text and gain.ours == [0.0] * 6 and gain.other == 0.0
+    assert gain.judge()["verdict"] == "not established"  # no gain on any direction: nothing above 0
+    learned = [[v + 0.1 * (s != t) for t, v in enumerate(row)] for s, row in enumerate(control)]
+    _, gain = claims["2c"]({"models": names, "token_matrix": learned, "control_token_matrix": control})
+    assert gain.ours == pytest.approx([0.1] * 6) and gain.judge()["verdict"] == "holds"
 
     rows_3b = [{"family": "rounding", "variable": "count", "seed": 0, "das_family": 0.99, "ref->family": 0.6}]
     (bound,) = claims["3b"]({"rows": rows_3b})
