@@ -334,11 +334,14 @@ class HFAdapter(ModelAdapter):
     def _check_tokens(self, tokens: torch.Tensor) -> None:
         if tokens.ndim != 2:
             raise MasError(f"token ids must be a (batch, length) tensor, got shape {tuple(tokens.shape)}")
-        if self._context is not None and tokens.shape[1] > self._context:
-            raise MasError(f"{tokens.shape[1]} tokens exceed the {self._context}-token context of {self.name}")
+        self._check_context(tokens.shape[1])
         vocab = self._embed.num_embeddings
         if tokens.numel() and (tokens.min() < 0 or tokens.max() >= vocab):
             raise MasError(f"token ids outside the vocabulary (0..{vocab - 1}) of {self.name}")
+
+    def _check_context(self, length: int) -> None:
+        if self._context is not None and length > self._context:
+            raise MasError(f"{length} tokens exceed the {self._context}-token context of {self.name}")
 
     @torch.no_grad()
     def continue_greedily(self, prompts: torch.Tensor, length: int) -> torch.Tensor:
@@ -346,8 +349,7 @@ class HFAdapter(ModelAdapter):
         costs one position's forward pass instead of the whole sequence's (12 times fewer positions
         for 16-token prompts continued to 32)."""
         self._check_tokens(prompts)
-        if self._context is not None and length > self._context:
-            raise MasError(f"{length} tokens exceed the {self._context}-token context of {self.name}")
+        self._check_context(length)
         tokens = prompts.to(self.device)
         cache, step = DynamicCache(config=self.model.config), tokens
         while tokens.shape[1] < length:
